@@ -1,2 +1,543 @@
-#include <stdio.h>
-int main(void) { puts("kiln"); return 0; }
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kiln: the command table, global options and shared CLI helpers. */
+#include <locale.h>
+#include <time.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "kiln-config.h"
+
+static const struct cli_command commands[] = {
+        { "import", cmd_import, "Import a root filesystem tarball or directory as an image",
+          "Usage:  kiln import [OPTIONS] FILE|DIR|- [REPOSITORY[:TAG]]\n\n"
+          "Create an image with one layer from a root filesystem: a tar archive\n"
+          "(plain, gzip, bzip2, xz or zstd), a directory, or a tar on stdin (-).\n\n"
+          "Options:\n"
+          "  -c, --change list          Apply a Dockerfile instruction to the config:\n"
+          "                             CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,\n"
+          "                             STOPSIGNAL, USER, VOLUME, WORKDIR\n"
+          "  -m, --message string       Set the commit message of the image\n"
+          "      --platform string      Set the platform (only the host's, os/arch[/variant])\n"
+          "      --compression string   Layer compression: gzip (default), zstd, none\n"
+          "      --compression-level n  Compression level (gzip 1-9, zstd 1-19)\n"
+          "  -q, --quiet                Print only the image ID\n" },
+        { "images", cmd_images, "List images",
+          "Usage:  kiln images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+          "List the images in the store.\n\n"
+          "Options:\n"
+          "  -a, --all              Show all images (kept for docker compatibility)\n"
+          "      --digests          Show digests\n"
+          "  -f, --filter filter    Filter output: dangling=true|false, reference=PATTERN\n"
+          "      --format string    Format: table (default), json, or a Go-style template\n"
+          "                         such as '{{.Repository}}:{{.Tag}}'\n"
+          "      --no-trunc         Don't truncate output\n"
+          "  -q, --quiet            Only show image IDs\n" },
+        { "tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+          "Usage:  kiln tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
+          "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.\n" },
+        { "rmi", cmd_rmi, "Remove one or more images",
+          "Usage:  kiln rmi [OPTIONS] IMAGE [IMAGE...]\n\n"
+          "Remove images: untag a name, and delete the image when no name is left.\n"
+          "Blobs and unpacked layers no other image uses are removed too.\n\n"
+          "Options:\n"
+          "  -f, --force      Force removal of an image referenced by several names\n"
+          "      --no-prune   Do not remove unused blobs and layers\n" },
+        { "inspect", cmd_inspect, "Return low-level information on images",
+          "Usage:  kiln inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
+          "Print a JSON array describing each image.\n\n"
+          "Options:\n"
+          "  -f, --format string   Format the output using a Go-style template,\n"
+          "                        e.g. '{{.Id}}' or '{{json .Config}}'\n"
+          "      --type string     Only 'image' is known yet\n" },
+        { "history", cmd_history, "Show the history of an image",
+          "Usage:  kiln history [OPTIONS] IMAGE\n\n"
+          "Show the history of an image, newest step first.\n\n"
+          "Options:\n"
+          "      --format string   json, table (default) or a Go-style template\n"
+          "  -H, --human           Print sizes and dates in human readable format (default true)\n"
+          "      --no-trunc        Don't truncate output\n"
+          "  -q, --quiet           Only show image IDs\n" },
+        { "image", cmd_image, "Manage images",
+          "Usage:  kiln image COMMAND\n\n"
+          "Manage images.\n\n"
+          "Commands:\n"
+          "  history   Show the history of an image\n"
+          "  import    Import a root filesystem as an image\n"
+          "  inspect   Display detailed information on one or more images\n"
+          "  ls        List images\n"
+          "  prune     Remove unused images\n"
+          "  rm        Remove one or more images\n"
+          "  tag       Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n"
+          "  unpack    Unpack an image's layers into a directory\n" },
+        { "image unpack", cmd_image_unpack, "Unpack an image's layers into a directory",
+          "Usage:  kiln image unpack IMAGE DIR\n\n"
+          "Apply every layer of IMAGE in order to DIR (created if missing, must be\n"
+          "empty), as `umoci unpack` does for its rootfs: whiteouts applied, owners\n"
+          "kept when run as root.\n" },
+        { "layer", cmd_layer, "Create and apply layer tarballs",
+          "Usage:  kiln layer COMMAND\n\n"
+          "The layer engine on its own.\n\n"
+          "Commands:\n"
+          "  apply    Apply a layer (tar, tar+gzip, tar+zstd) to a directory\n"
+          "  create   Create a layer from a directory\n"
+          "  diff     Create a layer from the changes between two directories\n" },
+        { "layer create", cmd_layer_create, "Create a layer from a directory",
+          "Usage:  kiln layer create [OPTIONS] DIR OUTPUT|-\n\n"
+          "Write a deterministic OCI layer holding DIR and print its digest and diff_id.\n\n"
+          "Options:\n"
+          "      --compression string     gzip (default), zstd or none\n"
+          "      --level n                Compression level\n"
+          "      --threads n              Compression threads (0: all CPUs)\n"
+          "      --source-date-epoch n    Clamp mtimes to this time\n" },
+        { "layer diff", cmd_layer_diff, "Create a layer from the changes between two trees",
+          "Usage:  kiln layer diff [OPTIONS] LOWER UPPER OUTPUT|-\n\n"
+          "Write a layer that turns LOWER into UPPER (removed paths as .wh. whiteouts).\n\n"
+          "Options:\n"
+          "      --overlay                UPPER is an overlayfs upper dir (0/0 char devices\n"
+          "                               are whiteouts, opaque xattrs mark opaque dirs)\n"
+          "      --compression string     gzip (default), zstd or none\n"
+          "      --level n                Compression level\n"
+          "      --threads n              Compression threads (0: all CPUs)\n"
+          "      --source-date-epoch n    Clamp mtimes to this time\n" },
+        { "layer apply", cmd_layer_apply, "Apply a layer to a directory",
+          "Usage:  kiln layer apply [OPTIONS] LAYER|- DIR\n\n"
+          "Apply a layer safely inside DIR and print its digest and diff_id.\n\n"
+          "Options:\n"
+          "      --overlay-whiteouts   Keep whiteouts as overlayfs whiteouts\n"
+          "      --no-same-owner       Do not restore owners from the tar\n" },
+        { "image prune", cmd_image_prune, "Remove unused images",
+          "Usage:  kiln image prune [OPTIONS]\n\n"
+          "Remove dangling (untagged) images, then unused blobs and layers.\n\n"
+          "Options:\n"
+          "  -a, --all     Remove all images not used by a container, not only dangling ones\n"
+          "  -f, --force   Do not prompt for confirmation\n" },
+        { "system", cmd_system, "Manage kiln",
+          "Usage:  kiln system COMMAND\n\n"
+          "Commands:\n"
+          "  df      Show kiln disk usage\n"
+          "  prune   Remove unused data (dangling images, unreferenced blobs and layers)\n" },
+        { "system df", cmd_system_df, "Show kiln disk usage",
+          "Usage:  kiln system df [OPTIONS]\n\n"
+          "Show the disk space the store uses.\n\n"
+          "Options:\n"
+          "      --format string   table (default) or json\n"
+          "  -v, --verbose         Show details per image\n" },
+        { "system prune", cmd_image_prune, "Remove unused data",
+          "Usage:  kiln system prune [OPTIONS]\n\n"
+          "Remove dangling images, then blobs and unpacked layers no image uses,\n"
+          "and leftovers of interrupted writes.\n\n"
+          "Options:\n"
+          "  -a, --all     Remove all unused images, not only dangling ones\n"
+          "  -f, --force   Do not prompt for confirmation\n" },
+        { "fsck", cmd_fsck, "Check the store's integrity",
+          "Usage:  kiln fsck [OPTIONS]\n\n"
+          "Re-hash every blob, check that every image's manifest, config and layers\n"
+          "are present and valid, that index.json matches, and that no write was left\n"
+          "half done. Exits 0 when the store is clean, 1 when problems remain.\n\n"
+          "Options:\n"
+          "      --repair   Remove corrupt blobs, broken images and leftovers;\n"
+          "                 rewrite index.json\n"
+          "  -q, --quiet    Print only problems\n" },
+        { "version", cmd_version, "Show the kiln version information",
+          "Usage:  kiln version [OPTIONS]\n\n"
+          "Options:\n"
+          "  -f, --format string   json, or a Go-style template such as '{{.Version}}'\n" },
+};
+
+static const char main_usage[] =
+        "Usage:  kiln [OPTIONS] COMMAND\n\n"
+        "A daemonless container-image toolchain.\n\n"
+        "Options:\n"
+        "      --root DIR    Store root (default /var/lib/kiln as root, else\n"
+        "                    $XDG_DATA_HOME/kiln; env KILN_ROOT)\n"
+        "  -v, --version     Print version information and quit\n"
+        "  -h, --help        Print usage\n\n"
+        "Commands:\n";
+
+const struct cli_command *cli_find_command(const char *name)
+{
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
+                if (!strcmp(commands[i].name, name))
+                        return &commands[i];
+        return NULL;
+}
+
+static void print_main_usage(FILE *f)
+{
+        fputs(main_usage, f);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
+                if (!strchr(commands[i].name, ' '))
+                        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fputs("\nRun 'kiln COMMAND --help' for more information on a command.\n", f);
+}
+
+int cli_fail(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("Error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        return 1;
+}
+
+int cli_fail_err(const struct kiln_error *err)
+{
+        return cli_fail("%s", err->msg[0] ? err->msg : kiln_strerror(err->code));
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("Error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nSee 'kiln %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+        return EXIT_USAGE;
+}
+
+int cli_open_store(struct cli_ctx *ctx, struct kiln_store **ret)
+{
+        _cleanup_free_ char *root = ctx->root ? kiln_xstrdup(ctx->root) : kiln_store_default_root();
+        struct kiln_error err = { 0 };
+        int r = kiln_store_open(root, 0, ret, &err);
+        if (r < 0)
+                return cli_fail_err(&err);
+        return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const struct cli_command *cmd, int *ret_exit)
+{
+        /* every command takes -h/--help: look for it before getopt errors */
+        bool posix = shortopts[0] == '+';
+        _cleanup_free_ char *so = kiln_xasprintf("%s:h%s", posix ? "+" : "", shortopts + posix);
+        static const struct option help_only[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+        size_t n = 0;
+        while (longopts && longopts[n].name)
+                n++;
+        struct option *lo = kiln_xcalloc(n + 2, sizeof(*lo));
+        if (n)
+                memcpy(lo, longopts, n * sizeof(*lo));
+        lo[n] = help_only[0];
+        int li = 0;
+        int c = getopt_long(argc, argv, so, lo, &li);
+        free(lo);
+        switch (c) {
+        case 'h':
+                fputs(cmd->usage, stdout);
+                *ret_exit = 0;
+                return -2;
+        case '?':
+                if (optopt)
+                        *ret_exit = cli_usage_error(cmd->name, "unknown shorthand flag: '%c' in -%c",
+                                                    optopt, optopt);
+                else
+                        *ret_exit = cli_usage_error(cmd->name, "unknown flag: %s",
+                                                    argv[optind - 1]);
+                return -2;
+        case ':':
+                *ret_exit = cli_usage_error(cmd->name, "flag needs an argument: %s",
+                                            argv[optind - 1]);
+                return -2;
+        default:
+                return c;
+        }
+}
+
+int cli_parse_bool(const char *s, bool *ret)
+{
+        if (!strcmp(s, "true") || !strcmp(s, "1")) {
+                *ret = true;
+                return 0;
+        }
+        if (!strcmp(s, "false") || !strcmp(s, "0")) {
+                *ret = false;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* ---- table ---- */
+
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header)
+{
+        memset(t, 0, sizeof(*t));
+        t->ncols = ncols;
+        if (header)
+                cli_table_add(t, header);
+}
+
+void cli_table_add(struct cli_table *t, const char *const *cells)
+{
+        t->rows = kiln_xrealloc(t->rows, (t->nrows + 1) * sizeof(char **));
+        char **row = kiln_xcalloc(t->ncols, sizeof(char *));
+        for (size_t i = 0; i < t->ncols; i++)
+                row[i] = kiln_xstrdup(cells[i] ? cells[i] : "");
+        t->rows[t->nrows++] = row;
+}
+
+void cli_table_print(struct cli_table *t, FILE *f)
+{
+        size_t *w = kiln_xcalloc(t->ncols, sizeof(size_t));
+        for (size_t r = 0; r < t->nrows; r++)
+                for (size_t c = 0; c < t->ncols; c++)
+                        w[c] = KILN_MAX(w[c], strlen(t->rows[r][c]));
+        for (size_t r = 0; r < t->nrows; r++) {
+                for (size_t c = 0; c < t->ncols; c++) {
+                        if (c + 1 == t->ncols)
+                                fprintf(f, "%s", t->rows[r][c]);
+                        else
+                                fprintf(f, "%-*s   ", (int)w[c], t->rows[r][c]);
+                }
+                fputc('\n', f);
+        }
+        free(w);
+}
+
+void cli_table_free(struct cli_table *t)
+{
+        for (size_t r = 0; r < t->nrows; r++) {
+                for (size_t c = 0; c < t->ncols; c++)
+                        free(t->rows[r][c]);
+                free(t->rows[r]);
+        }
+        free(t->rows);
+        memset(t, 0, sizeof(*t));
+}
+
+/* ---- templates ---- */
+
+static json_t *lookup_path(json_t *obj, const char *path)
+{
+        /* path like ".A.B" or "." */
+        if (!strcmp(path, "."))
+                return obj;
+        json_t *cur = obj;
+        _cleanup_free_ char *p = kiln_xstrdup(path);
+        char *save = NULL;
+        for (char *c = strtok_r(p, ".", &save); c; c = strtok_r(NULL, ".", &save)) {
+                if (!json_is_object(cur))
+                        return NULL;
+                json_t *next = json_object_get(cur, c);
+                if (!next) {
+                        /* case-insensitive fallback, as Go field names */
+                        const char *k;
+                        json_t *v;
+                        json_object_foreach(cur, k, v) if (!strcasecmp(k, c)) next = v;
+                }
+                cur = next;
+                if (!cur)
+                        return NULL;
+        }
+        return cur;
+}
+
+static void print_value(json_t *v, struct kiln_buf *out)
+{
+        if (!v || json_is_null(v)) {
+                kiln_buf_puts(out, "<no value>");
+        } else if (json_is_string(v)) {
+                kiln_buf_puts(out, json_string_value(v));
+        } else if (json_is_integer(v)) {
+                kiln_buf_printf(out, "%lld", (long long)json_integer_value(v));
+        } else if (json_is_real(v)) {
+                kiln_buf_printf(out, "%g", json_real_value(v));
+        } else if (json_is_true(v)) {
+                kiln_buf_puts(out, "true");
+        } else if (json_is_false(v)) {
+                kiln_buf_puts(out, "false");
+        } else if (json_is_array(v)) {
+                /* Go prints slices as [a b c] */
+                kiln_buf_puts(out, "[");
+                size_t i;
+                json_t *e;
+                json_array_foreach(v, i, e)
+                {
+                        if (i)
+                                kiln_buf_puts(out, " ");
+                        print_value(e, out);
+                }
+                kiln_buf_puts(out, "]");
+        } else {
+                /* maps as map[k:v ...] */
+                kiln_buf_puts(out, "map[");
+                const char *k;
+                json_t *e;
+                bool first = true;
+                json_object_foreach(v, k, e)
+                {
+                        kiln_buf_printf(out, "%s%s:", first ? "" : " ", k);
+                        print_value(e, out);
+                        first = false;
+                }
+                kiln_buf_puts(out, "]");
+        }
+}
+
+int cli_format_template(const char *tmpl, json_t *obj, struct kiln_buf *out,
+                        struct kiln_error *err)
+{
+        const char *p = tmpl;
+        while (*p) {
+                const char *open = strstr(p, "{{");
+                size_t lit = open ? (size_t)(open - p) : strlen(p);
+                for (size_t i = 0; i < lit; i++) {
+                        if (p[i] == '\\' && i + 1 < lit && (p[i + 1] == 'n' || p[i + 1] == 't')) {
+                                kiln_buf_puts(out, p[i + 1] == 'n' ? "\n" : "\t");
+                                i++;
+                        } else {
+                                kiln_buf_append(out, &p[i], 1);
+                        }
+                }
+                if (!open)
+                        break;
+                const char *close = strstr(open, "}}");
+                if (!close)
+                        return kiln_err(err, -EINVAL, "template: unclosed action in '%s'", tmpl);
+                _cleanup_free_ char *action = kiln_xstrndup(open + 2, (size_t)(close - open - 2));
+                char *a = action;
+                while (*a == ' ' || *a == '-')
+                        a++;
+                char *e = a + strlen(a);
+                while (e > a && (e[-1] == ' ' || e[-1] == '-'))
+                        *--e = 0;
+                bool as_json = false;
+                if (kiln_startswith(a, "json ")) {
+                        as_json = true;
+                        a += 5;
+                        while (*a == ' ')
+                                a++;
+                }
+                if (*a != '.')
+                        return kiln_err(err, -EINVAL, "template: unsupported action '{{%s}}'",
+                                        action);
+                json_t *v = lookup_path(obj, a);
+                if (as_json) {
+                        if (!v) {
+                                kiln_buf_puts(out, "null");
+                        } else {
+                                char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                                                JSON_PRESERVE_ORDER);
+                                kiln_buf_puts(out, s ? s : "null");
+                                free(s);
+                        }
+                } else {
+                        if (!v && strcmp(a, ".") != 0) {
+                                /* an unknown field is an error in Go templates */
+                                bool parent_ok = true;
+                                (void)parent_ok;
+                        }
+                        print_value(v, out);
+                }
+                p = close + 2;
+        }
+        return 0;
+}
+
+/* ---- groups ---- */
+
+static int run_group(struct cli_ctx *ctx, const char *group, int argc, char **argv,
+                     const char *const *aliases)
+{
+        const struct cli_command *g = cli_find_command(group);
+        if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+                fputs(g->usage, argc < 2 ? stderr : stdout);
+                return argc < 2 ? EXIT_USAGE : 0;
+        }
+        const char *sub = argv[1];
+        _cleanup_free_ char *full = kiln_xasprintf("%s %s", group, sub);
+        const struct cli_command *c = cli_find_command(full);
+        /* aliases: pairs of sub-command name, top-level command it runs
+         * ("image ls" is "images", "image tag" is "tag") */
+        for (size_t i = 0; !c && aliases && aliases[i]; i += 2)
+                if (!strcmp(sub, aliases[i]))
+                        c = cli_find_command(aliases[i + 1]);
+        if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer))
+                return cli_usage_error(group, "unknown command \"%s\" for \"kiln %s\"", argv[1],
+                                       group);
+        optind = 0;
+        return c->run(ctx, argc - 1, argv + 1);
+}
+
+int cmd_image(struct cli_ctx *ctx, int argc, char **argv)
+{
+        static const char *const aliases[] = {
+                "ls",      "images",  "list",    "images",  "rm",      "rmi",
+                "remove",  "rmi",     "tag",     "tag",     "inspect", "inspect",
+                "history", "history", "import",  "import",  NULL,
+        };
+        return run_group(ctx, "image", argc, argv, aliases);
+}
+
+int cmd_layer(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return run_group(ctx, "layer", argc, argv, NULL);
+}
+
+int cmd_system(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return run_group(ctx, "system", argc, argv, NULL);
+}
+
+static void warn_to_stderr(void *ud, const char *msg)
+{
+        fprintf(stderr, "Warning: %s\n", msg);
+}
+
+int main(int argc, char **argv)
+{
+        setlocale(LC_ALL, "C");
+        struct cli_ctx ctx = { .prog = "kiln" };
+        kiln_set_warn_handler(warn_to_stderr, NULL);
+        srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+        umask(022);
+
+        int i = 1;
+        for (; i < argc; i++) {
+                const char *a = argv[i];
+                if (!strcmp(a, "--root") && i + 1 < argc) {
+                        ctx.root = argv[++i];
+                } else if (kiln_startswith(a, "--root=")) {
+                        ctx.root = a + 7;
+                } else if (!strcmp(a, "--root")) {
+                        return cli_usage_error(NULL, "flag needs an argument: --root");
+                } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                        print_main_usage(stdout);
+                        return 0;
+                } else if (!strcmp(a, "-v") || !strcmp(a, "--version")) {
+                        printf("kiln version %s, commit %s\n", KILN_VERSION, KILN_GIT_COMMIT);
+                        return 0;
+                } else if (a[0] == '-') {
+                        return cli_usage_error(NULL, "unknown flag: %s", a);
+                } else {
+                        break;
+                }
+        }
+        if (i >= argc) {
+                print_main_usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (!strcmp(argv[i], "help")) {
+                if (i + 1 < argc) {
+                        const struct cli_command *c = cli_find_command(argv[i + 1]);
+                        if (c) {
+                                fputs(c->usage, stdout);
+                                return 0;
+                        }
+                }
+                print_main_usage(stdout);
+                return 0;
+        }
+        const struct cli_command *c = cli_find_command(argv[i]);
+        if (!c || strchr(c->name, ' ')) {
+                fprintf(stderr, "Error: unknown command \"%s\" for \"kiln\"\n"
+                                "Run 'kiln --help' for usage.\n",
+                        argv[i]);
+                return EXIT_USAGE;
+        }
+        optind = 0;
+        return c->run(&ctx, argc - i, argv + i);
+}

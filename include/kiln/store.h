@@ -148,7 +148,21 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
 int kiln_store_image_prune(struct kiln_store *s, bool all, char ***ret_deleted,
                            struct kiln_error *err);
 
-/* ---- unpacked layers ---- */
+/* ---- layers ---- */
+
+/*
+ * Remember that the layer blob `blob` holds the tar with this diffID and
+ * uncompressed size (from creating or pulling it), so image sizes and
+ * unpacking need not decompress it again.
+ */
+int kiln_store_layer_record(struct kiln_store *s, const struct kiln_digest *blob,
+                            const struct kiln_digest *diff_id,
+                            int64_t uncompressed_size, struct kiln_error *err);
+
+/* What kiln_store_layer_record remembered of a layer blob:
+ * -KILN_ENOTFOUND when nothing is known. */
+int kiln_store_layer_lookup(struct kiln_store *s, const struct kiln_digest *blob,
+                            struct kiln_digest *ret_diff_id, int64_t *ret_uncompressed_size);
 
 /*
  * Make sure the layer with this blob digest / diffID is unpacked under
@@ -179,6 +193,8 @@ struct kiln_fsck_report {
         uint64_t layers_checked;
         uint64_t layers_broken;   /* unpacked layer incomplete */
         uint64_t problems;        /* total */
+        uint64_t garbage;         /* leftovers of interrupted writes: not
+                                   * problems, removed by gc and --repair */
         uint64_t repaired;
         char **messages;          /* one line per problem, NULL-terminated */
 };

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared pieces of the kiln command line. */
+#pragma once
+
+#include <getopt.h>
+#include "kiln/base.h"
+#include "kiln/store.h"
+
+/* Exit codes, as docker's CLI: 1 for a failed operation, 125 for misuse. */
+#define EXIT_USAGE 125
+
+struct cli_ctx {
+        const char *root; /* --root or NULL for the default */
+        const char *prog; /* "kiln" */
+};
+
+struct cli_command {
+        const char *name;
+        int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+        const char *summary;
+        const char *usage; /* full --help text */
+};
+
+/* Print "Error: msg" to stderr; returns 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a kiln_error: "Error: <msg>"; returns 1. */
+int cli_fail_err(const struct kiln_error *err);
+/* Usage error: "Error: msg\nSee 'kiln CMD --help'."; returns 125. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open the store (creating it); prints and returns non-zero on failure. */
+int cli_open_store(struct cli_ctx *ctx, struct kiln_store **ret);
+
+/*
+ * getopt_long wrapper used by every command: handles -h/--help (prints
+ * usage, *ret_exit = 0) and unknown options (*ret_exit = 125). Returns the
+ * option character, or -1 at the end of options, or -2 when the command
+ * must exit with *ret_exit.
+ */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const struct cli_command *cmd, int *ret_exit);
+
+/* Lookup of the current command's descriptor (for help and errors). */
+const struct cli_command *cli_find_command(const char *name);
+
+/* Parse "true"/"false"/"1"/"0". */
+int cli_parse_bool(const char *s, bool *ret);
+
+/* A tiny Go-template subset for --format: {{.A.B}}, {{json .A}}, {{.A}} of
+ * a JSON object; literal text and \n, \t kept. */
+int cli_format_template(const char *tmpl, json_t *obj, struct kiln_buf *out,
+                        struct kiln_error *err);
+
+/* A table printer: column widths computed from all rows, 3 spaces apart. */
+struct cli_table {
+        size_t ncols;
+        size_t nrows;
+        char ***rows; /* rows[0] is the header */
+};
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header);
+void cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t, FILE *f);
+void cli_table_free(struct cli_table *t);
+
+/* Commands */
+int cmd_import(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_images(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_tag(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_rmi(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_history(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_image(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_system(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_system_df(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_gc(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_layer(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_layer_create(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_layer_diff(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_layer_apply(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_image_unpack(struct cli_ctx *ctx, int argc, char **argv);
+
+/* --change handling shared by import (and later commit) */
+int cli_apply_change(json_t *config, const char *change, struct kiln_error *err);

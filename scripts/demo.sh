@@ -1,0 +1,25 @@
+#!/bin/bash
+# make demo: build a busybox base image from Debian's busybox-static, import
+# it into the store, tag it, list it, inspect it and verify the store.
+#   scripts/demo.sh PATH/TO/kiln
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KILN=$(realpath "${1:-build/cli/kiln}")
+work=$(mktemp -d /tmp/kiln-demo-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+echo "kiln demo — store: $("$KILN" version --format '{{.Version}}') at ${KILN_ROOT:-/var/lib/kiln (default)}"
+scripts/busybox-rootfs.sh "$work/rootfs"
+echo "made a busybox root filesystem: $(find "$work/rootfs" | wc -l) entries"
+step "$KILN" import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+	--message "busybox base from Debian's busybox-static" "$work/rootfs" busybox:demo
+step "$KILN" tag busybox:demo kiln.local/base/busybox:1
+step "$KILN" images
+step "$KILN" inspect --format 'ID {{.Id}}  layers {{json .RootFS.Layers}}  cmd {{json .Config.Cmd}}' busybox:demo
+step "$KILN" history busybox:demo
+step "$KILN" system df
+step "$KILN" fsck
+echo
+echo "demo done: 'kiln images' lists busybox:demo; 'kiln rmi busybox:demo kiln.local/base/busybox:1' removes it."
