@@ -71,6 +71,7 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_history(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_image(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_system_prune(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_system(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_system_df(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv);

@@ -65,9 +65,8 @@ static bool match_reference(const char *pattern, const char *full)
         _cleanup_free_ char *fam = familiar(full);
         _cleanup_free_ char *repo = NULL, *tag = NULL;
         split_name(full, &repo, &tag);
-        if (strchr(pattern, ':') && !strchr(pattern, '/')) {
-                /* repo:tag */
-        }
+        /* as docker: the pattern is matched against the familiar name with
+         * and without its tag; '*' does not cross '/' */
         return fnmatch(pattern, fam, FNM_PATHNAME) == 0 || fnmatch(pattern, repo, FNM_PATHNAME) == 0 ||
                fnmatch(pattern, full, FNM_PATHNAME) == 0;
 }
@@ -399,16 +398,26 @@ int cmd_rmi(struct cli_ctx *ctx, int argc, char **argv)
         return status;
 }
 
+static int prune(struct cli_ctx *ctx, int argc, char **argv, const char *cmdname);
+
 int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return prune(ctx, argc, argv, "image prune");
+}
+
+int cmd_system_prune(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return prune(ctx, argc, argv, "system prune");
+}
+
+static int prune(struct cli_ctx *ctx, int argc, char **argv, const char *cmdname)
 {
         static const struct option longopts[] = {
                 { "all", no_argument, NULL, 'a' },
                 { "force", no_argument, NULL, 'f' },
                 { 0 },
         };
-        const struct cli_command *cmd = cli_find_command(argv[0] && !strcmp(argv[0], "prune")
-                                                                 ? "image prune"
-                                                                 : "image prune");
+        const struct cli_command *cmd = cli_find_command(cmdname);
         bool all = false, force = false;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "af", longopts, cmd, &ex)) != -1) {
@@ -424,7 +433,7 @@ int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv)
                 }
         }
         if (optind < argc)
-                return cli_usage_error("image prune", "\"kiln image prune\" accepts no arguments");
+                return cli_usage_error(cmdname, "\"kiln %s\" accepts no arguments", cmdname);
         if (!force && isatty(STDIN_FILENO)) {
                 fprintf(stderr, "WARNING! This will remove all %simages.\n"
                                 "Are you sure you want to continue? [y/N] ",

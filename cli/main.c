@@ -122,7 +122,7 @@ static const struct cli_command commands[] = {
           "Options:\n"
           "      --format string   table (default) or json\n"
           "  -v, --verbose         Show details per image\n" },
-        { "system prune", cmd_image_prune, "Remove unused data",
+        { "system prune", cmd_system_prune, "Remove unused data",
           "Usage:  kiln system prune [OPTIONS]\n\n"
           "Remove dangling images, then blobs and unpacked layers no image uses,\n"
           "and leftovers of interrupted writes.\n\n"

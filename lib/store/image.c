@@ -600,8 +600,10 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
                     !ref->digest) {
                         _cleanup_free_ char *full = kiln_reference_string(ref);
                         for (size_t i = 0; i < img->n_names; i++)
-                                if (!strcmp(img->names[i], full))
+                                if (!strcmp(img->names[i], full)) {
                                         byname = TAKE_PTR(full);
+                                        break;
+                                }
                 }
         }
 

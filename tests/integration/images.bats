@@ -26,7 +26,7 @@ setup() { setup_store; }
 	[[ "${lines[1]}" == busybox* ]]
 	run kiln images localhost:5000/team/app:v1
 	[ "${#lines[@]}" -eq 1 ]
-	run kiln images --filter 'reference=localhost:5000/*'
+	run kiln images --filter 'reference=localhost:5000/*/*'
 	[ "${#lines[@]}" -eq 2 ]
 	run kiln images --filter dangling=true -q
 	[ -z "$output" ]

@@ -89,12 +89,16 @@ setup() { setup_store; }
 	id1=$output
 	run kiln inspect --format '{{.Digest}}' a:1
 	d1=$output
-	cp -a "$(busybox_rootfs)" "$BATS_TEST_TMPDIR/copy"
-	touch "$BATS_TEST_TMPDIR/copy/bin/busybox" # newer mtime, clamped
-	run kiln import "$BATS_TEST_TMPDIR/copy" b:1
+	# the same source again: the same image, byte for byte
+	run import_busybox a:2
 	[ "$output" = "$id1" ]
-	run kiln inspect --format '{{.Digest}}' b:1
+	run kiln inspect --format '{{.Digest}}' a:2
 	[ "$output" = "$d1" ]
+	# a copy with a newer mtime (clamped) in another place: the same layer
+	cp -a "$(busybox_rootfs)" "$BATS_TEST_TMPDIR/copy"
+	touch "$BATS_TEST_TMPDIR/copy/bin/busybox"
+	run kiln import "$BATS_TEST_TMPDIR/copy" b:1
+	[ "$(kiln inspect --format '{{json .Layers}}' b:1)" = "$(kiln inspect --format '{{json .Layers}}' a:1)" ]
 	run kiln inspect --format '{{.Created}}' b:1
 	[ "$output" = "2023-11-14T22:13:20Z" ]
 }
