@@ -26,7 +26,8 @@ const char *kiln_strerror(int code)
         return strerror(code);
 }
 
-static void set_msg(struct kiln_error *err, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void set_msg(struct kiln_error *err, int code,
+                                                         const char *fmt, va_list ap)
 {
         err->code = code;
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
