@@ -172,7 +172,7 @@ int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
         snprintf(osarch, sizeof(osarch), "%s/%s", kiln_platform_os(), kiln_platform_arch());
         json_object_set_new(o, "OsArch", json_string(osarch));
         json_t *libs = json_object();
-        json_object_set_new(libs, "libarchive", json_string(archive_version_details()));
+        json_object_set_new(libs, "libarchive", json_string(archive_version_string()));
         json_object_set_new(libs, "zstd", json_string(ZSTD_versionString()));
         json_object_set_new(libs, "zlib", json_string(zlibVersion()));
         json_object_set_new(libs, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
@@ -196,7 +196,7 @@ int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
                 printf("kiln version %s\n", KILN_VERSION);
                 printf(" Git commit:  %s\n", KILN_GIT_COMMIT);
                 printf(" OS/Arch:     %s\n", osarch);
-                printf(" libarchive:  %s\n", archive_version_details());
+                printf(" libarchive:  %s\n", archive_version_string());
                 printf(" zstd:        %s\n", ZSTD_versionString());
                 printf(" zlib:        %s\n", zlibVersion());
                 printf(" OpenSSL:     %s\n", OpenSSL_version(OPENSSL_VERSION));

@@ -11,7 +11,7 @@
  * A first component is a domain when it contains '.' or ':' or is
  * "localhost", or has upper-case letters; "index.docker.io" becomes
  * "docker.io". Path components are lowercase [a-z0-9] with separators
- * '.', '_', '__', '-'+ between; the whole name is at most 255 characters;
+ * '.', '_', '__', '-'+ between; the path is at most 255 characters;
  * a tag is [\w][\w.-]{0,127}.
  */
 #pragma once
