@@ -195,7 +195,6 @@ int cmd_image_unpack(struct cli_ctx *ctx, int argc, char **argv)
                 _cleanup_close_ int d = open_dir(dest);
                 /* refuse to merge into a populated tree: the result would not be the image */
                 if (d >= 0) {
-                        _cleanup_free_ char *probe = NULL;
                         DIR *dd = fdopendir(dup(d));
                         struct dirent *de;
                         bool empty = true;

@@ -237,7 +237,8 @@ struct fsck_ctx {
         enum kiln_digest_alg algid;
 };
 
-static void add_message(struct fsck_ctx *f, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void add_message(struct fsck_ctx *f, const char *prefix,
+                                                             const char *fmt, va_list ap)
 {
         char *m, *full;
         if (vasprintf(&m, fmt, ap) < 0)
