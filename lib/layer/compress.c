@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Compression names and the output pipeline of layer creation: libarchive
+ * writes tar bytes to a custom writer that hashes them (diff_id),
+ * compresses them (zlib gzip or libzstd streaming, multi-threaded), hashes
+ * the compressed bytes (digest) and writes them to the output fd. Memory is
+ * bounded by the codec's buffers; nothing is held for the whole layer.
+ */
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+#include "kiln/digest.h"
+#include "kiln/fs.h"
+#include "layer-internal.h"
+
+const char *kiln_compression_name(enum kiln_compression c)
+{
+        switch (c) {
+        case KILN_COMPRESSION_NONE:
+                return "none";
+        case KILN_COMPRESSION_GZIP:
+                return "gzip";
+        case KILN_COMPRESSION_ZSTD:
+                return "zstd";
+        }
+        return "unknown";
+}
+
+int kiln_compression_parse(const char *s, enum kiln_compression *ret)
+{
+        enum kiln_compression c;
+        if (!s)
+                return -KILN_EFORMAT;
+        if (!strcmp(s, "none") || !strcmp(s, "uncompressed"))
+                c = KILN_COMPRESSION_NONE;
+        else if (!strcmp(s, "gzip"))
+                c = KILN_COMPRESSION_GZIP;
+        else if (!strcmp(s, "zstd"))
+                c = KILN_COMPRESSION_ZSTD;
+        else
+                return -KILN_EFORMAT;
+        *ret = c;
+        return 0;
+}
+
+enum kiln_compression kiln_compression_detect(const void *buf, size_t len)
+{
+        const unsigned char *p = buf;
+        if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+                return KILN_COMPRESSION_GZIP;
+        if (len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+                return KILN_COMPRESSION_ZSTD;
+        return KILN_COMPRESSION_NONE;
+}
+
+const char *kiln_compression_media_type(enum kiln_compression c)
+{
+        switch (c) {
+        case KILN_COMPRESSION_NONE:
+                return "application/vnd.oci.image.layer.v1.tar";
+        case KILN_COMPRESSION_GZIP:
+                return "application/vnd.oci.image.layer.v1.tar+gzip";
+        case KILN_COMPRESSION_ZSTD:
+                return "application/vnd.oci.image.layer.v1.tar+zstd";
+        }
+        return NULL;
+}
+
+struct layer_sink {
+        int out_fd;
+        enum kiln_compression c;
+        struct kiln_hasher *tar_h, *out_h;
+        z_stream z;
+        bool z_init;
+        ZSTD_CCtx *zc;
+        unsigned char *obuf;
+        size_t obuf_size;
+        int64_t tar_bytes, out_bytes;
+        int error;
+        char errmsg[256];
+};
+
+void layer_sink_free(struct layer_sink *s)
+{
+        if (!s)
+                return;
+        kiln_hasher_free(s->tar_h);
+        kiln_hasher_free(s->out_h);
+        if (s->z_init)
+                deflateEnd(&s->z);
+        ZSTD_freeCCtx(s->zc);
+        free(s->obuf);
+        free(s);
+}
+
+int layer_sink_error(struct layer_sink *s)
+{
+        return s->error;
+}
+
+static int emit(struct layer_sink *s, const void *p, size_t n)
+{
+        if (n == 0)
+                return 0;
+        kiln_hasher_update(s->out_h, p, n);
+        int r = kiln_fs_write_all(s->out_fd, p, n);
+        if (r < 0) {
+                s->error = r;
+                snprintf(s->errmsg, sizeof s->errmsg, "layer: write: %s", kiln_strerror(r));
+                return r;
+        }
+        s->out_bytes += (int64_t)n;
+        return 0;
+}
+
+static int codec_fail(struct layer_sink *s, const char *what)
+{
+        s->error = -EIO;
+        snprintf(s->errmsg, sizeof s->errmsg, "layer: %s compression failed: %s",
+                 kiln_compression_name(s->c), what);
+        return s->error;
+}
+
+/* Feed n bytes of tar (or nothing, with finish) through the codec. */
+static int sink_push(struct layer_sink *s, const void *data, size_t n, bool finish)
+{
+        int r;
+        if (s->error)
+                return s->error;
+        switch (s->c) {
+        case KILN_COMPRESSION_NONE:
+                return emit(s, data, n);
+        case KILN_COMPRESSION_GZIP:
+                s->z.next_in = (Bytef *)data;
+                s->z.avail_in = (uInt)n;
+                for (;;) {
+                        s->z.next_out = s->obuf;
+                        s->z.avail_out = (uInt)s->obuf_size;
+                        int zr = deflate(&s->z, finish ? Z_FINISH : Z_NO_FLUSH);
+                        if (zr == Z_STREAM_ERROR)
+                                return codec_fail(s, "stream error");
+                        r = emit(s, s->obuf, s->obuf_size - s->z.avail_out);
+                        if (r < 0)
+                                return r;
+                        if (finish ? zr == Z_STREAM_END : s->z.avail_in == 0 && s->z.avail_out != 0)
+                                return 0;
+                }
+        case KILN_COMPRESSION_ZSTD: {
+                ZSTD_inBuffer in = { data, n, 0 };
+                for (;;) {
+                        ZSTD_outBuffer out = { s->obuf, s->obuf_size, 0 };
+                        size_t left = ZSTD_compressStream2(s->zc, &out, &in,
+                                                           finish ? ZSTD_e_end : ZSTD_e_continue);
+                        if (ZSTD_isError(left))
+                                return codec_fail(s, ZSTD_getErrorName(left));
+                        r = emit(s, s->obuf, out.pos);
+                        if (r < 0)
+                                return r;
+                        if (finish ? left == 0 : in.pos == in.size)
+                                return 0;
+                }
+        }
+        }
+        return -EINVAL;
+}
+
+int layer_sink_new(int out_fd, const struct kiln_layer_create_opts *opts,
+                   struct layer_sink **ret, struct kiln_error *err)
+{
+        struct kiln_layer_create_opts def = KILN_LAYER_CREATE_OPTS_INIT;
+        if (!opts)
+                opts = &def;
+        _cleanup_(layer_sink_freep) struct layer_sink *s = kiln_xcalloc(1, sizeof(*s));
+        s->out_fd = out_fd;
+        s->c = opts->compression;
+        s->tar_h = kiln_hasher_new(KILN_DIGEST_SHA256);
+        s->out_h = kiln_hasher_new(KILN_DIGEST_SHA256);
+        switch (s->c) {
+        case KILN_COMPRESSION_NONE:
+                break;
+        case KILN_COMPRESSION_GZIP: {
+                int level = opts->level ? opts->level : 6;
+                if (level < 1 || level > 9)
+                        return kiln_err(err, -EINVAL, "layer: gzip level %d out of range 1-9", level);
+                s->obuf_size = 256 * 1024;
+                /* windowBits 15+16: a gzip wrapper with mtime 0, no name:
+                 * the same bytes give the same output every time */
+                if (deflateInit2(&s->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                        return kiln_err(err, -ENOMEM, "layer: gzip init failed");
+                s->z_init = true;
+                break;
+        }
+        case KILN_COMPRESSION_ZSTD: {
+                int level = opts->level ? opts->level : 3;
+                if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+                        return kiln_err(err, -EINVAL, "layer: zstd level %d out of range", level);
+                s->zc = ZSTD_createCCtx();
+                if (!s->zc)
+                        return kiln_err(err, -ENOMEM, "layer: zstd init failed");
+                ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level);
+                ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 0);
+                int threads = opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+                if (threads < 1)
+                        threads = 1;
+                if (threads > 64)
+                        threads = 64;
+                /* Always multi-threaded mode (even with one worker): its
+                 * output does not depend on the worker count, so the digest
+                 * is the same on every machine. A fixed job size bounds
+                 * memory to about workers x 3 MiB. */
+                if (!ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_nbWorkers, threads)))
+                        ZSTD_CCtx_setParameter(s->zc, ZSTD_c_jobSize, 2 * 1024 * 1024);
+                s->obuf_size = ZSTD_CStreamOutSize();
+                break;
+        }
+        default:
+                return kiln_err(err, -EINVAL, "layer: unknown compression %d", (int)s->c);
+        }
+        if (s->obuf_size)
+                s->obuf = kiln_xmalloc(s->obuf_size);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static la_ssize_t sink_write_cb(struct archive *a, void *client, const void *buf, size_t len)
+{
+        struct layer_sink *s = client;
+        kiln_hasher_update(s->tar_h, buf, len);
+        s->tar_bytes += (int64_t)len;
+        if (sink_push(s, buf, len, false) < 0) {
+                archive_set_error(a, EIO, "%s", s->errmsg);
+                return -1;
+        }
+        return (la_ssize_t)len;
+}
+
+struct archive *layer_sink_archive(struct layer_sink *s, struct kiln_error *err)
+{
+        struct archive *a = archive_write_new();
+        if (!a) {
+                kiln_err(err, -ENOMEM, "layer: cannot allocate archive writer");
+                return NULL;
+        }
+        /* restricted pax: plain ustar headers unless a value does not fit
+         * (long names, big sizes, xattrs), then a pax extended header */
+        if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            archive_write_set_options(a, "pax:xattrheader=SCHILY") != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+            archive_write_open2(a, s, NULL, sink_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                kiln_err(err, -EIO, "layer: archive writer: %s", archive_error_string(a));
+                archive_write_free(a);
+                return NULL;
+        }
+        return a;
+}
+
+int layer_sink_finish(struct layer_sink *s, struct archive *a, uint64_t n_entries,
+                      struct kiln_layer_info *ret, struct kiln_error *err)
+{
+        if (archive_write_close(a) != ARCHIVE_OK) {
+                if (s->error)
+                        return kiln_err(err, s->error, "%s", s->errmsg);
+                return kiln_err(err, -EIO, "layer: %s", archive_error_string(a));
+        }
+        if (sink_push(s, NULL, 0, true) < 0)
+                return kiln_err(err, s->error, "%s", s->errmsg);
+        struct kiln_layer_info info = { 0 };
+        kiln_hasher_final(s->tar_h, &info.diff_id);
+        kiln_hasher_final(s->out_h, &info.digest);
+        info.size = s->out_bytes;
+        info.uncompressed_size = s->tar_bytes;
+        info.n_entries = n_entries;
+        info.compression = s->c;
+        if (ret)
+                *ret = info;
+        return 0;
+}
+
+int layer_archive_err(struct archive *a, struct kiln_error *err, const char *what)
+{
+        const char *m = archive_error_string(a);
+        int e = archive_errno(a);
+        if (!m)
+                m = "unknown error";
+        if (strstr(m, "runcated"))
+                return kiln_err(err, -KILN_EFORMAT, "layer: truncated tar archive%s%s",
+                                what ? ": " : "", what ? what : "");
+        if (strstr(m, "Unrecognized archive format") || strstr(m, "Damaged tar") ||
+            strstr(m, "checksum"))
+                return kiln_err(err, -KILN_EFORMAT, "layer: not a tar archive%s%s (%s)",
+                                what ? ": " : "", what ? what : "", m);
+        if (e == ENOMEM)
+                return kiln_err(err, -ENOMEM, "layer: %s%s%s", what ? what : "", what ? ": " : "", m);
+        return kiln_err(err, -KILN_EFORMAT, "layer: %s%s%s", what ? what : "", what ? ": " : "", m);
+}
