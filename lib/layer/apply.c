@@ -188,6 +188,12 @@ struct applier {
         /* last parent directory opened, valid until anything is removed */
         char *cache_path;
         int cache_fd;
+        bool cache_sgid; /* the cached parent has the setgid bit */
+        /* to skip chown/chmod of new files that already have what the tar
+         * says: syscalls dominate applying many small files */
+        uid_t euid;
+        gid_t egid;
+        mode_t umask;
         struct kiln_error *err;
 };
 
@@ -223,6 +229,8 @@ static int parent_of(struct applier *ap, const char *path, bool mkparents, const
         cache_drop(ap);
         ap->cache_path = kiln_xstrndup(path, plen);
         ap->cache_fd = fd;
+        struct stat st;
+        ap->cache_sgid = fstat(fd, &st) < 0 || (st.st_mode & S_ISGID);
         *ret_base = base;
         return fd;
 }
@@ -276,20 +284,41 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
         ts[0] = ts[1];
 }
 
+static int set_meta_fresh(struct applier *ap, struct archive_entry *e, int fd, int pfd,
+                          const char *base, const char *path, bool is_link, bool is_dir,
+                          bool fresh);
+
 /* Owner, then mode (chown clears setuid), then xattrs (capabilities after
  * chown and after the data), then times. fd < 0: use pfd/base. */
 static int set_meta(struct applier *ap, struct archive_entry *e, int fd, int pfd,
                     const char *base, const char *path, bool is_link, bool is_dir)
 {
+        return set_meta_fresh(ap, e, fd, pfd, base, path, is_link, is_dir, false);
+}
+
+/* fresh: fd is a regular file just created here with the entry's mode */
+static int set_meta_fresh(struct applier *ap, struct archive_entry *e, int fd, int pfd,
+                          const char *base, const char *path, bool is_link, bool is_dir,
+                          bool fresh)
+{
+        bool chowned = false;
         if (ap->opts->preserve_owner) {
                 uid_t uid = (uid_t)archive_entry_uid(e);
                 gid_t gid = (gid_t)archive_entry_gid(e);
-                int r = fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
-                if (r < 0)
-                        return entry_err(ap, -errno, path, "chown");
+                /* a new file is ours already unless the directory is setgid */
+                if (!(fresh && uid == ap->euid && gid == ap->egid && !ap->cache_sgid)) {
+                        int r = fd >= 0 ? fchown(fd, uid, gid)
+                                        : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
+                        if (r < 0)
+                                return entry_err(ap, -errno, path, "chown");
+                        chowned = true;
+                }
         }
         mode_t mode = archive_entry_mode(e) & 07777;
-        if (!is_link && !is_dir) {
+        /* open() gave a new file its mode unless the umask cut bits or a
+         * chown cleared setuid/setgid */
+        bool mode_ok = fresh && !chowned && (mode & ap->umask) == 0 && (mode & 07000) == 0;
+        if (!is_link && !is_dir && !mode_ok) {
                 int r = fd >= 0 ? fchmod(fd, mode) : fchmodat(pfd, base, mode, 0);
                 if (r < 0)
                         return entry_err(ap, -errno, path, "chmod");
@@ -503,6 +532,22 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
         int pfd = parent_of(ap, path, true, &base);
         if (pfd < 0)
                 return entry_err(ap, pfd, path, "open parent");
+        if (type == AE_IFREG && !hl) {
+                /* the common case first: a new file, no stat, no removal */
+                mode_t cmode = archive_entry_mode(e) & 07777;
+                _cleanup_close_ int fd = openat(pfd, base,
+                                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                                cmode);
+                if (fd >= 0) {
+                        strset_add(&ap->created, path);
+                        int r = write_file_data(ap, fd, path, archive_entry_size(e));
+                        if (r < 0)
+                                return r;
+                        return set_meta_fresh(ap, e, fd, pfd, base, path, false, false, true);
+                }
+                if (errno != EEXIST)
+                        return entry_err(ap, -errno, path, "create");
+        }
         struct stat est;
         bool exists = fstatat(pfd, base, &est, AT_SYMLINK_NOFOLLOW) == 0;
         bool merge = exists && type == AE_IFDIR && !hl && S_ISDIR(est.st_mode);
@@ -589,6 +634,20 @@ static int finish_dirs(struct applier *ap)
         return 0;
 }
 
+/* The process umask, read without changing it (umask() would race with
+ * other threads creating files). */
+static mode_t current_umask(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f)) {
+                unsigned int m;
+                if (sscanf(line, "Umask: %o", &m) == 1)
+                        return (mode_t)m;
+        }
+        return 07777; /* unknown: always chmod */
+}
+
 static int archive_fail(struct applier *ap, struct layer_in *in, const char *what)
 {
         if (in->error)
@@ -610,6 +669,9 @@ int kiln_layer_apply(int in_fd, int root_dirfd, const struct kiln_layer_apply_op
                 .max_size = opts->max_size,
         };
         struct applier ap = { .root = root_dirfd, .opts = opts, .cache_fd = -1, .err = err };
+        ap.euid = geteuid();
+        ap.egid = getegid();
+        ap.umask = current_umask();
         int r = fill(&in);
         if (r < 0) {
                 r = kiln_err(err, in.error, "%s", in.msg);
