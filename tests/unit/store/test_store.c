@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include "kiln/fs.h"
 #include "kiln/image.h"
@@ -374,6 +375,91 @@ static void test_image_add_checks(void **state)
         kiln_image_list_free(v, n);
 }
 
+
+/* Write a layer (full tree, or the diff lower->upper) into the store. */
+static void put_layer(struct fixture *f, const char *lower, const char *upper,
+                      struct kiln_descriptor *ret, struct kiln_digest *ret_diff_id)
+{
+        struct kiln_error err = { 0 };
+        int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int lfd = lower ? open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        struct kiln_blob_writer *w;
+        assert_int_equal(kiln_blob_writer_new(f->s, &w, &err), 0);
+        struct kiln_layer_create_opts opts = KILN_LAYER_CREATE_OPTS_INIT;
+        struct kiln_layer_info info;
+        if (lower)
+                assert_int_equal(kiln_layer_create_diff(lfd, ufd, 0, kiln_blob_writer_fd(w), &opts,
+                                                        &info, &err), 0);
+        else
+                assert_int_equal(kiln_layer_create_dir(ufd, kiln_blob_writer_fd(w), &opts, &info, &err), 0);
+        close(ufd);
+        if (lfd >= 0)
+                close(lfd);
+        assert_int_equal(kiln_blob_writer_commit_known(w, &info.digest, &err), 0);
+        ret->media_type = (char *)KILN_MT_OCI_LAYER_GZIP;
+        ret->digest = info.digest;
+        ret->size = info.size;
+        *ret_diff_id = info.diff_id;
+}
+
+static void sh(const char *cmd)
+{
+        assert_int_equal(system(cmd), 0);
+}
+
+/* Two layers, the second deleting a file and making a directory opaque:
+ * unpacked once each, they stack as overlayfs lowerdirs to the image's tree. */
+static void test_layers_as_overlay_lowerdirs(void **state)
+{
+        struct fixture *f = *state;
+        struct kiln_error err = { 0 };
+        char work[] = "/tmp/kiln-store-ovl-XXXXXX";
+        assert_non_null(mkdtemp(work));
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "set -e; cd %s; mkdir -p v1/etc v1/opq v2; echo a > v1/etc/keep; echo b > v1/etc/gone;"
+                 "echo c > v1/opq/old; cp -a v1/. v2/; rm v2/etc/gone; rm -r v2/opq; mkdir v2/opq;"
+                 "echo d > v2/opq/new; echo e > v2/added",
+                 work);
+        sh(cmd);
+        char v1[128], v2[128];
+        snprintf(v1, sizeof v1, "%s/v1", work);
+        snprintf(v2, sizeof v2, "%s/v2", work);
+        struct kiln_descriptor l1, l2;
+        struct kiln_digest d1, d2;
+        put_layer(f, NULL, v1, &l1, &d1);
+        put_layer(f, v1, v2, &l2, &d2);
+        char *p1 = NULL, *p2 = NULL;
+        assert_int_equal(kiln_store_layer_unpack(f->s, &l1, &d1, &p1, &err), 0);
+        assert_int_equal(kiln_store_layer_unpack(f->s, &l2, &d2, &p2, &err), 0);
+        /* the second layer keeps its whiteout as a 0/0 char device */
+        char *wh = kiln_xasprintf("%s/etc/gone", p2);
+        struct stat st;
+        assert_int_equal(lstat(wh, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+        assert_int_equal(st.st_rdev, 0);
+        free(wh);
+        char *mnt = kiln_xasprintf("%s/mnt", work);
+        char *opts = kiln_xasprintf("lowerdir=%s:%s", p2, p1);
+        assert_int_equal(mkdir(mnt, 0755), 0);
+        if (mount("overlay", mnt, "overlay", MS_RDONLY, opts) == 0) {
+                snprintf(cmd, sizeof cmd,
+                         "cd %s && diff -r v2 mnt && test ! -e mnt/etc/gone && test ! -e mnt/opq/old",
+                         work);
+                int rc = system(cmd);
+                umount(mnt);
+                assert_int_equal(rc, 0);
+        } else {
+                fprintf(stderr, "overlay mount not permitted here (%s): lowerdir check skipped\n",
+                        strerror(errno));
+        }
+        free(mnt);
+        free(opts);
+        free(p1);
+        free(p2);
+        kiln_fs_rm_rf_at(AT_FDCWD, work);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -383,6 +469,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fsck_and_unpack, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_add_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_layers_as_overlay_lowerdirs, setup, teardown),
         };
         return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
