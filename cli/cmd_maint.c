@@ -7,6 +7,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include "cli.h"
+#include "kiln-commit.h"
 #include "kiln-config.h"
 #include "kiln/image.h"
 

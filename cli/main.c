@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "kiln-commit.h"
 #include "kiln-config.h"
 
 static const struct cli_command commands[] = {
