@@ -8,9 +8,16 @@ KILN=$(realpath "${1:-build/cli/kiln}")
 work=$(mktemp -d /tmp/kiln-demo-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+step() {
+	printf '\n\033[1m$'
+	printf ' %q' kiln "${@:2}"
+	printf '\033[0m\n'
+	"$@"
+}
 
 echo "kiln demo — store: $("$KILN" version --format '{{.Version}}') at ${KILN_ROOT:-/var/lib/kiln (default)}"
+# a re-run replaces what the last one made
+"$KILN" rmi -f busybox:demo kiln.local/base/busybox:1 >/dev/null 2>&1 || true
 scripts/busybox-rootfs.sh "$work/rootfs"
 echo "made a busybox root filesystem: $(find "$work/rootfs" | wc -l) entries"
 step "$KILN" import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
