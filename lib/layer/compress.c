@@ -2,12 +2,13 @@
 /*
  * Compression names and the output pipeline of layer creation: libarchive
  * writes tar bytes to a custom writer that hashes them (diff_id),
- * compresses them (zlib gzip or libzstd streaming, multi-threaded), hashes
- * the compressed bytes (digest) and writes them to the output fd. Memory is
- * bounded by the codec's buffers; nothing is held for the whole layer.
+ * compresses them (parallel block gzip, pgzip.c, or libzstd streaming; both
+ * multi-threaded with output independent of the thread count), hashes the
+ * compressed bytes (digest) and writes them to the output fd, in order, on
+ * the caller's thread. Memory is bounded by the codec's buffers; nothing is
+ * held for the whole layer.
  */
 #include <string.h>
-#include <zlib.h>
 #include <zstd.h>
 #include "kiln/digest.h"
 #include "kiln/fs.h"
@@ -70,8 +71,7 @@ struct layer_sink {
         int out_fd;
         enum kiln_compression c;
         struct kiln_hasher *tar_h, *out_h;
-        z_stream z;
-        bool z_init;
+        struct pgzip *gz;
         ZSTD_CCtx *zc;
         unsigned char *obuf;
         size_t obuf_size;
@@ -86,8 +86,8 @@ void layer_sink_free(struct layer_sink *s)
                 return;
         kiln_hasher_free(s->tar_h);
         kiln_hasher_free(s->out_h);
-        if (s->z_init)
-                deflateEnd(&s->z);
+        /* stops and joins the gzip threads, finished or not */
+        pgzip_free(s->gz);
         ZSTD_freeCCtx(s->zc);
         free(s->obuf);
         free(s);
@@ -113,6 +113,21 @@ static int emit(struct layer_sink *s, const void *p, size_t n)
         return 0;
 }
 
+static int gzip_emit(void *ctx, const void *p, size_t n)
+{
+        return emit(ctx, p, n);
+}
+
+static int gzip_fail(struct layer_sink *s, int r)
+{
+        /* emit() already described a write failure */
+        if (!s->error) {
+                s->error = r;
+                snprintf(s->errmsg, sizeof s->errmsg, "%s", pgzip_errmsg(s->gz));
+        }
+        return r;
+}
+
 static int codec_fail(struct layer_sink *s, const char *what)
 {
         s->error = -EIO;
@@ -131,20 +146,10 @@ static int sink_push(struct layer_sink *s, const void *data, size_t n, bool fini
         case KILN_COMPRESSION_NONE:
                 return emit(s, data, n);
         case KILN_COMPRESSION_GZIP:
-                s->z.next_in = (Bytef *)data;
-                s->z.avail_in = (uInt)n;
-                for (;;) {
-                        s->z.next_out = s->obuf;
-                        s->z.avail_out = (uInt)s->obuf_size;
-                        int zr = deflate(&s->z, finish ? Z_FINISH : Z_NO_FLUSH);
-                        if (zr == Z_STREAM_ERROR)
-                                return codec_fail(s, "stream error");
-                        r = emit(s, s->obuf, s->obuf_size - s->z.avail_out);
-                        if (r < 0)
-                                return r;
-                        if (finish ? zr == Z_STREAM_END : s->z.avail_in == 0 && s->z.avail_out != 0)
-                                return 0;
-                }
+                r = n ? pgzip_write(s->gz, data, n) : 0;
+                if (r >= 0 && finish)
+                        r = pgzip_finish(s->gz);
+                return r < 0 ? gzip_fail(s, r) : 0;
         case KILN_COMPRESSION_ZSTD: {
                 ZSTD_inBuffer in = { data, n, 0 };
                 for (;;) {
@@ -180,14 +185,11 @@ int layer_sink_new(int out_fd, const struct kiln_layer_create_opts *opts,
                 break;
         case KILN_COMPRESSION_GZIP: {
                 int level = opts->level ? opts->level : 6;
-                if (level < 1 || level > 9)
-                        return kiln_err(err, -EINVAL, "layer: gzip level %d out of range 1-9", level);
-                s->obuf_size = 256 * 1024;
-                /* windowBits 15+16: a gzip wrapper with mtime 0, no name:
-                 * the same bytes give the same output every time */
-                if (deflateInit2(&s->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                        return kiln_err(err, -ENOMEM, "layer: gzip init failed");
-                s->z_init = true;
+                /* fixed blocks, gzip header mtime 0, no name: the same bytes
+                 * give the same output whatever the thread count */
+                int r = pgzip_new(level, opts->threads, gzip_emit, s, &s->gz, err);
+                if (r < 0)
+                        return r;
                 break;
         }
         case KILN_COMPRESSION_ZSTD: {

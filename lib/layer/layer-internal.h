@@ -29,6 +29,29 @@ int layer_sink_error(struct layer_sink *s);
 
 KILN_DEFINE_CLEANUP(struct archive *, archive_write_free)
 
+/* ---- parallel deterministic gzip (pgzip.c) ----
+ * Fixed 128 KiB blocks, each raw deflate with the previous 32 KiB as the
+ * dictionary, joined behind zlib's gzip header: the bytes do not depend on
+ * the thread count. emit is called on the caller's thread only, in order,
+ * with the gzip stream; a negative return stops the stream with that code. */
+#define PGZIP_BLOCK (128 * 1024) /* a constant: the output depends on it */
+#define PGZIP_DICT (32 * 1024)   /* deflate's window */
+typedef int (*pgzip_emit_fn)(void *ctx, const void *p, size_t n);
+struct pgzip;
+
+/* level 1-9; threads 0 = online CPUs (capped at 64), 1 = no threads. */
+int pgzip_new(int level, int threads, pgzip_emit_fn emit, void *emit_ctx,
+              struct pgzip **ret, struct kiln_error *err);
+/* Feed input (may call emit). Returns 0 or the first error, sticky. */
+int pgzip_write(struct pgzip *z, const void *p, size_t n);
+/* Compress the rest and write the trailer. */
+int pgzip_finish(struct pgzip *z);
+/* One line for a failure of pgzip itself; "" when emit failed. */
+const char *pgzip_errmsg(const struct pgzip *z);
+/* Stops and joins the threads; takes NULL. */
+void pgzip_free(struct pgzip *z);
+KILN_DEFINE_CLEANUP(struct pgzip *, pgzip_free)
+
 /* ---- small sets ---- */
 
 /* A set of strings (paths). */

@@ -15,9 +15,11 @@
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <linux/capability.h>
+#include <zlib.h>
 #include "kiln/digest.h"
 #include "kiln/fs.h"
 #include "kiln/layer.h"
+#include "lib/layer/layer-internal.h"
 
 static char *mktmp(void)
 {
@@ -866,6 +868,301 @@ static void test_convert(void **state)
         close(out);
 }
 
+/* ---- parallel gzip ---- */
+
+/* Deterministic test input: runs of random bytes and of repetitive text. */
+static unsigned char *mixed_data(size_t n, uint32_t seed)
+{
+        unsigned char *p = kiln_xmalloc(n ? n : 1);
+        uint32_t x = seed ? seed : 1;
+        size_t i = 0;
+        while (i < n) {
+                x = x * 1103515245u + 12345u;
+                size_t run = KILN_MIN(n - i, (size_t)(x >> 8) % 300000 + 1);
+                bool rnd = (x >> 4) % 4 == 0;
+                for (size_t k = 0; k < run; k++) {
+                        if (rnd) {
+                                x ^= x << 13;
+                                x ^= x >> 17;
+                                x ^= x << 5;
+                                p[i + k] = (unsigned char)x;
+                        } else {
+                                p[i + k] = (unsigned char)("layer of some text, %d\n"[(i + k) % 23] +
+                                                           ((i + k) / 4099) % 3);
+                        }
+                }
+                i += run;
+        }
+        return p;
+}
+
+static int buf_emit(void *ctx, const void *p, size_t n)
+{
+        kiln_buf_append(ctx, p, n);
+        return 0;
+}
+
+/* pgzip output of data, fed in uneven pieces */
+static void pgz(const unsigned char *data, size_t n, int level, int threads, struct kiln_buf *out)
+{
+        struct pgzip *z = NULL;
+        struct kiln_error e = { 0 };
+        assert_int_equal(pgzip_new(level, threads, buf_emit, out, &z, &e), 0);
+        size_t off = 0, piece = 1;
+        while (off < n) {
+                size_t k = KILN_MIN(n - off, piece);
+                assert_int_equal(pgzip_write(z, data + off, k), 0);
+                off += k;
+                piece = piece * 7 % 262147 + 1; /* 1 byte .. 256 KiB */
+        }
+        assert_int_equal(pgzip_finish(z), 0);
+        pgzip_free(z);
+}
+
+/* The format as specified, written out with plain zlib, one block at a time. */
+static void reference_gzip(const unsigned char *data, size_t n, int level, struct kiln_buf *out)
+{
+        unsigned char h[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level == 9 ? 2 : level == 1 ? 4 : 0, 3 };
+        kiln_buf_append(out, h, sizeof h);
+        size_t cap = 2 * PGZIP_BLOCK + 1024;
+        unsigned char *ob = kiln_xmalloc(cap);
+        size_t off = 0;
+        do {
+                size_t len = KILN_MIN(n - off, (size_t)PGZIP_BLOCK);
+                bool last = off + len == n;
+                z_stream zs = { 0 };
+                assert_int_equal(deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+                if (off)
+                        assert_int_equal(deflateSetDictionary(&zs, data + off - PGZIP_DICT, PGZIP_DICT), Z_OK);
+                zs.next_in = (Bytef *)data + off;
+                zs.avail_in = (uInt)len;
+                zs.next_out = ob;
+                zs.avail_out = (uInt)cap;
+                int zr = deflate(&zs, last ? Z_FINISH : Z_SYNC_FLUSH);
+                assert_int_equal(zr, last ? Z_STREAM_END : Z_OK);
+                assert_true(zs.avail_out > 0);
+                kiln_buf_append(out, ob, cap - zs.avail_out);
+                deflateEnd(&zs);
+                off += len;
+        } while (off < n);
+        free(ob);
+        uint32_t crc = (uint32_t)crc32(0, data, (uInt)n), size = (uint32_t)n;
+        unsigned char t[8];
+        for (int i = 0; i < 4; i++) {
+                t[i] = (unsigned char)(crc >> (8 * i));
+                t[4 + i] = (unsigned char)(size >> (8 * i));
+        }
+        kiln_buf_append(out, t, sizeof t);
+}
+
+/* zlib gzip decode of the whole stream must give back data exactly */
+static void check_inflate(const struct kiln_buf *gz, const unsigned char *data, size_t n)
+{
+        z_stream zs = { 0 };
+        assert_int_equal(inflateInit2(&zs, 31), Z_OK);
+        unsigned char *ob = kiln_xmalloc(n + 1);
+        zs.next_in = (Bytef *)gz->data;
+        zs.avail_in = (uInt)gz->len;
+        zs.next_out = ob;
+        zs.avail_out = (uInt)(n + 1);
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(zs.avail_in, 0);
+        assert_int_equal(zs.total_out, n);
+        if (n)
+                assert_memory_equal(ob, data, n);
+        inflateEnd(&zs);
+        free(ob);
+}
+
+static void test_pgzip_blocks(void **state)
+{
+        const size_t B = PGZIP_BLOCK;
+        const size_t sizes[] = { 0, 1, PGZIP_DICT - 1, PGZIP_DICT, B - 1, B, B + 1, 2 * B,
+                                 2 * B + PGZIP_DICT + 1, 5 * 1024 * 1024 + 12345 };
+        const int levels[] = { 1, 6, 9 };
+        const int threads[] = { 1, 2, 4, 8 };
+        for (size_t si = 0; si < KILN_ARRAY_SIZE(sizes); si++) {
+                size_t n = sizes[si];
+                _cleanup_free_ unsigned char *data = mixed_data(n, (uint32_t)(si + 7));
+                for (size_t li = 0; li < KILN_ARRAY_SIZE(levels); li++) {
+                        /* the big input at the default level only: time */
+                        if (n > 4 * B && levels[li] != 6)
+                                continue;
+                        _cleanup_buf_ struct kiln_buf ref = KILN_BUF_INIT;
+                        reference_gzip(data, n, levels[li], &ref);
+                        for (size_t ti = 0; ti < KILN_ARRAY_SIZE(threads); ti++) {
+                                _cleanup_buf_ struct kiln_buf out = KILN_BUF_INIT;
+                                pgz(data, n, levels[li], threads[ti], &out);
+                                if (out.len != ref.len || memcmp(out.data, ref.data, ref.len))
+                                        fail_msg("size %zu level %d threads %d: %zu bytes, want %zu",
+                                                 n, levels[li], threads[ti], out.len, ref.len);
+                        }
+                        check_inflate(&ref, data, n);
+                }
+        }
+        /* the header is the one zlib writes for windowBits 31 */
+        for (size_t li = 0; li < KILN_ARRAY_SIZE(levels); li++) {
+                unsigned char zb[64];
+                z_stream zs = { 0 };
+                assert_int_equal(deflateInit2(&zs, levels[li], Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+                zs.next_in = (Bytef *)"x";
+                zs.avail_in = 1;
+                zs.next_out = zb;
+                zs.avail_out = sizeof zb;
+                assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+                deflateEnd(&zs);
+                _cleanup_buf_ struct kiln_buf out = KILN_BUF_INIT;
+                pgz((const unsigned char *)"x", 1, levels[li], 2, &out);
+                assert_memory_equal(out.data, zb, 10);
+                /* one byte, one block: the whole stream equals zlib's */
+                assert_int_equal(out.len, sizeof zb - zs.avail_out);
+                assert_memory_equal(out.data, zb, out.len);
+        }
+}
+
+/* gzip(1) and Python's gzip module accept the stream and give back the data */
+static void test_pgzip_tools(void **state)
+{
+        size_t n = 3 * 1024 * 1024 + 999;
+        _cleanup_free_ unsigned char *data = mixed_data(n, 42);
+        _cleanup_buf_ struct kiln_buf out = KILN_BUF_INIT;
+        pgz(data, n, 6, 3, &out);
+        _cleanup_free_ char *t = mktmp();
+        char raw[256], gz[256], cmd[1024];
+        snprintf(raw, sizeof raw, "%s/raw", t);
+        snprintf(gz, sizeof gz, "%s/raw.gz", t);
+        int fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_int_equal(kiln_fs_write_all(fd, data, n), 0);
+        close(fd);
+        fd = open(gz, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_int_equal(kiln_fs_write_all(fd, out.data, out.len), 0);
+        close(fd);
+        snprintf(cmd, sizeof cmd, "gzip -t '%s' && gzip -dc '%s' | cmp -s - '%s'", gz, gz, raw);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd,
+                 "command -v python3 >/dev/null || exit 0; python3 -c 'import gzip,sys; "
+                 "sys.exit(gzip.open(sys.argv[1]).read() != open(sys.argv[2], \"rb\").read())' '%s' '%s'",
+                 gz, raw);
+        assert_int_equal(system(cmd), 0);
+        rmtree(t);
+}
+
+static int fail_emit(void *ctx, const void *p, size_t n)
+{
+        int *left = ctx;
+        return (*left)-- > 0 ? 0 : -ENOSPC;
+}
+
+/* Errors stop the stream; free joins the workers (ASan/LSan see no leak). */
+static void test_pgzip_errors(void **state)
+{
+        struct pgzip *z = NULL;
+        struct kiln_error e = { 0 };
+        assert_int_equal(pgzip_new(10, 2, buf_emit, NULL, &z, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "level 10"));
+        assert_null(z);
+        size_t n = 4 * 1024 * 1024;
+        _cleanup_free_ unsigned char *data = mixed_data(n, 3);
+        const int threads[] = { 1, 2, 8 };
+        for (size_t ti = 0; ti < KILN_ARRAY_SIZE(threads); ti++) {
+                /* the emit callback fails after a few writes */
+                int left = 3;
+                assert_int_equal(pgzip_new(6, threads[ti], fail_emit, &left, &z, &e), 0);
+                int r = 0;
+                for (size_t off = 0; off < n && r == 0; off += 65536)
+                        r = pgzip_write(z, data + off, 65536);
+                if (r == 0)
+                        r = pgzip_finish(z);
+                assert_int_equal(r, -ENOSPC);
+                assert_int_equal(pgzip_write(z, data, 1), -ENOSPC); /* sticky */
+                pgzip_free(z);
+                /* abandoned half way: blocks still in flight */
+                _cleanup_buf_ struct kiln_buf out = KILN_BUF_INIT;
+                assert_int_equal(pgzip_new(6, threads[ti], buf_emit, &out, &z, &e), 0);
+                assert_int_equal(pgzip_write(z, data, n / 2 + 17), 0);
+                pgzip_free(z);
+        }
+        /* through the layer API: a write error is one line, nothing left running */
+        _cleanup_free_ char *t = mktmp();
+        int sfd = opendir_at(t);
+        int fd = openat(sfd, "big", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_int_equal(kiln_fs_write_all(fd, data, n), 0);
+        close(fd);
+        int out = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        assert_true(out >= 0);
+        struct kiln_layer_create_opts o = KILN_LAYER_CREATE_OPTS_INIT;
+        o.threads = 4;
+        kiln_error_clear(&e);
+        assert_int_equal(kiln_layer_create_dir(sfd, out, &o, NULL, &e), -ENOSPC);
+        assert_non_null(strstr(e.msg, "layer: write"));
+        assert_null(strchr(e.msg, '\n'));
+        close(out);
+        close(sfd);
+        rmtree(t);
+}
+
+static int create_level(const char *dir, enum kiln_compression c, int level, int threads,
+                        struct kiln_layer_info *info)
+{
+        struct kiln_layer_create_opts o = KILN_LAYER_CREATE_OPTS_INIT;
+        o.compression = c;
+        o.level = level;
+        o.threads = threads;
+        int src = opendir_at(dir);
+        int out = memfd();
+        struct kiln_error e = { 0 };
+        int r = kiln_layer_create_dir(src, out, &o, info, &e);
+        close(src);
+        if (r < 0)
+                print_error("create: %s\n", e.msg);
+        assert_int_equal(r, 0);
+        assert_int_equal(lseek(out, 0, SEEK_SET), 0);
+        return out;
+}
+
+/* gzip layers: the same digest for any thread count; the diff_id is the
+ * uncompressed tar's, as before (the tar path is unchanged) */
+static void test_gzip_layer_threads(void **state)
+{
+        _cleanup_free_ char *t = mktmp();
+        make_tree(t);
+        int d = opendir_at(t);
+        size_t n = 6 * 1024 * 1024 + 4321;
+        _cleanup_free_ unsigned char *data = mixed_data(n, 99);
+        int fd = openat(d, "blob", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_int_equal(kiln_fs_write_all(fd, data, n), 0);
+        close(fd);
+        close(d);
+        struct kiln_layer_info plain;
+        close(create_level(t, KILN_COMPRESSION_NONE, 0, 0, &plain));
+        const int levels[] = { 1, 6, 9 };
+        const int threads[] = { 1, 2, 4, 8, 0 };
+        for (size_t li = 0; li < KILN_ARRAY_SIZE(levels); li++) {
+                struct kiln_layer_info first = { 0 };
+                for (size_t ti = 0; ti < KILN_ARRAY_SIZE(threads); ti++) {
+                        struct kiln_layer_info info;
+                        fd = create_level(t, KILN_COMPRESSION_GZIP, levels[li], threads[ti], &info);
+                        assert_string_equal(info.diff_id.str, plain.diff_id.str);
+                        assert_int_equal(info.uncompressed_size, plain.uncompressed_size);
+                        if (ti == 0) {
+                                first = info;
+                                char cmd[256], sha[80];
+                                snprintf(cmd, sizeof cmd, "gzip -dc < /proc/%d/fd/%d | sha256sum",
+                                         getpid(), fd);
+                                sha_of_cmd(cmd, sha);
+                                assert_string_equal(sha, info.diff_id.str);
+                                snprintf(cmd, sizeof cmd, "sha256sum < /proc/%d/fd/%d", getpid(), fd);
+                                sha_of_cmd(cmd, sha);
+                                assert_string_equal(sha, info.digest.str);
+                        }
+                        assert_string_equal(info.digest.str, first.digest.str);
+                        assert_int_equal(info.size, first.size);
+                        close(fd);
+                }
+        }
+        rmtree(t);
+}
+
 int main(void)
 {
         kiln_set_warn_handler(warn_sink, NULL);
@@ -879,6 +1176,10 @@ int main(void)
                 cmocka_unit_test(test_security),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_convert),
+                cmocka_unit_test(test_pgzip_blocks),
+                cmocka_unit_test(test_pgzip_tools),
+                cmocka_unit_test(test_pgzip_errors),
+                cmocka_unit_test(test_gzip_layer_threads),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
