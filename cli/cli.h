@@ -82,6 +82,23 @@ int cmd_layer_create(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_layer_diff(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_layer_apply(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_image_unpack(struct cli_ctx *ctx, int argc, char **argv);
+/* cli/cmd_runtime.c: `kiln runtime ...` and the kiln-runtime binary name.
+ * argv[0] is "runtime" or "kiln-runtime"; global runc options follow. */
+int cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cli/cmd_container.c */
+int cmd_run(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_create(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_start(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_ps(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_stop(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_kill(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_wait(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_container(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --change handling shared by import (and later commit) */
 int cli_apply_change(json_t *config, const char *change, struct kiln_error *err);

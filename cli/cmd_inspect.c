@@ -2,6 +2,7 @@
 /* kiln inspect: docker-compatible JSON description of images. */
 #include <string.h>
 #include "cli.h"
+#include "kiln/container.h"
 #include "kiln/image.h"
 #include "kiln/reference.h"
 
@@ -81,7 +82,7 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("inspect");
-        const char *format = NULL;
+        const char *format = NULL, *type = NULL;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "f:", longopts, cmd, &ex)) != -1) {
                 switch (c) {
@@ -91,8 +92,9 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
                         format = optarg;
                         break;
                 case 'T':
-                        if (strcmp(optarg, "image"))
-                                return cli_fail("--type %s: only images can be inspected yet", optarg);
+                        if (strcmp(optarg, "image") && strcmp(optarg, "container"))
+                                return cli_usage_error("inspect", "--type %s: use image or container", optarg);
+                        type = optarg;
                         break;
                 }
         }
@@ -107,9 +109,25 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
         struct kiln_buf out = KILN_BUF_INIT;
         for (int i = optind; i < argc; i++) {
                 struct kiln_error err = { 0 };
-                _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-                r = kiln_store_image_lookup(store, argv[i], &img, &err);
-                json_t *o = r >= 0 ? image_json(store, img, &err) : NULL;
+                json_t *o = NULL;
+                /* as docker: a container of that name or ID first, then an image */
+                if (!type || !strcmp(type, "container")) {
+                        r = kiln_container_inspect(store, argv[i], &o, &err);
+                        if (r < 0 && type) {
+                                status = cli_fail_err(&err);
+                                continue;
+                        }
+                        if (o)
+                                json_object_del(o, "RunOpts");
+                }
+                if (!o) {
+                        kiln_error_clear(&err);
+                        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+                        r = kiln_store_image_lookup(store, argv[i], &img, &err);
+                        o = r >= 0 ? image_json(store, img, &err) : NULL;
+                        if (!o && !type && r == -KILN_ENOTFOUND)
+                                kiln_err(&err, r, "no such object: %s", argv[i]);
+                }
                 if (!o) {
                         status = cli_fail_err(&err);
                         continue;

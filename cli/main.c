@@ -43,13 +43,14 @@ static const struct cli_command commands[] = {
           "Options:\n"
           "  -f, --force      Force removal of an image referenced by several names\n"
           "      --no-prune   Do not remove unused blobs and layers\n" },
-        { "inspect", cmd_inspect, "Return low-level information on images",
-          "Usage:  kiln inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
-          "Print a JSON array describing each image.\n\n"
+        { "inspect", cmd_inspect, "Return low-level information on containers and images",
+          "Usage:  kiln inspect [OPTIONS] NAME|ID [NAME|ID...]\n\n"
+          "Print a JSON array describing each container or image.\n\n"
           "Options:\n"
           "  -f, --format string   Format the output using a Go-style template,\n"
           "                        e.g. '{{.Id}}' or '{{json .Config}}'\n"
-          "      --type string     Only 'image' is known yet\n" },
+          "      --type string     image or container (default: a container of that\n"
+          "                        name first, then an image)\n" },
         { "history", cmd_history, "Show the history of an image",
           "Usage:  kiln history [OPTIONS] IMAGE\n\n"
           "Show the history of an image, newest step first.\n\n"
@@ -139,6 +140,105 @@ static const struct cli_command commands[] = {
           "      --repair   Remove corrupt blobs, broken images and leftovers;\n"
           "                 rewrite index.json\n"
           "  -q, --quiet    Print only problems\n" },
+        { "run", cmd_run, "Create and run a new container from an image",
+          "Usage:  kiln run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+          "Create and run a new container from an image.\n\n"
+          "Options:\n"
+          "  -d, --detach               Run in the background and print the container ID\n"
+          "  -i, --interactive          Keep STDIN open\n"
+          "  -t, --tty                  Allocate a pseudo-TTY\n"
+          "      --rm                   Remove the container when it exits\n"
+          "      --name string          Assign a name\n"
+          "  -e, --env list             Set environment variables (K=V, or K from this environment)\n"
+          "      --env-file file        Read environment variables from a file\n"
+          "  -w, --workdir string       Working directory inside the container\n"
+          "  -u, --user string          user[:group], names resolved in the image\n"
+          "      --entrypoint string    Override the image's ENTRYPOINT (resets its CMD)\n"
+          "  -h, --hostname string      Container host name\n"
+          "      --read-only            Mount the root filesystem read-only\n"
+          "      --tmpfs list           Mount a tmpfs: /path[:options]\n"
+          "  -v, --volume list          Bind mount HOST-DIR:CONTAINER-DIR[:ro]\n"
+          "      --mount mount          type=bind|tmpfs,source=,target=,readonly\n"
+          "      --cap-add list         Add Linux capabilities\n"
+          "      --cap-drop list        Drop Linux capabilities\n"
+          "      --privileged           All capabilities, no seccomp, all devices\n"
+          "      --security-opt list    seccomp=unconfined|FILE.json, no-new-privileges\n"
+          "  -m, --memory bytes         Memory limit (e.g. 64m)\n"
+          "      --memory-swap bytes    Memory plus swap limit; -1 unlimited\n"
+          "      --cpus decimal         Number of CPUs\n"
+          "  -c, --cpu-shares int       CPU shares (relative weight)\n"
+          "      --pids-limit int       Process limit (-1 unlimited)\n"
+          "      --network string       none, host, or the default (a private namespace)\n"
+          "      --stop-signal string   Signal to stop the container\n"
+          "      --stop-timeout int     Seconds to wait before killing\n"
+          "  -l, --label list           Set metadata\n\n"
+          "Not yet: --init, -p/--publish, named volumes, --userns, bridge networking.\n"
+          "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
+          "be invoked, 127 when it is not found, 128+N on signal N.\n" },
+        { "create", cmd_create, "Create a new container",
+          "Usage:  kiln create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+          "Create a container without starting it; options as for kiln run.\n" },
+        { "start", cmd_start, "Start one or more stopped containers",
+          "Usage:  kiln start [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+          "Options:\n"
+          "  -a, --attach        Attach stdout/stderr and wait for the exit\n"
+          "  -i, --interactive   Attach stdin\n" },
+        { "ps", cmd_ps, "List containers",
+          "Usage:  kiln ps [OPTIONS]\n\n"
+          "Options:\n"
+          "  -a, --all           Show all containers (default shows running ones)\n"
+          "  -l, --latest        Show the latest created container\n"
+          "  -q, --quiet         Only display container IDs\n"
+          "      --no-trunc      Don't truncate output\n"
+          "      --format string table, json, or a Go-style template\n" },
+        { "logs", cmd_logs, "Fetch the logs of a container",
+          "Usage:  kiln logs [OPTIONS] CONTAINER\n\n"
+          "Options:\n"
+          "  -f, --follow        Follow log output\n"
+          "  -n, --tail string   Number of lines to show from the end (default all)\n"
+          "  -t, --timestamps    Show timestamps\n" },
+        { "stop", cmd_stop, "Stop one or more running containers",
+          "Usage:  kiln stop [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+          "Send the stop signal, then SIGKILL after the timeout.\n\n"
+          "Options:\n"
+          "  -t, --time int   Seconds to wait before killing (default: the container's, 10)\n" },
+        { "restart", cmd_stop, "Restart one or more containers",
+          "Usage:  kiln restart [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+          "Options:\n"
+          "  -t, --time int   Seconds to wait before killing\n" },
+        { "kill", cmd_kill, "Kill one or more running containers",
+          "Usage:  kiln kill [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+          "Options:\n"
+          "  -s, --signal string   Signal to send (default \"KILL\")\n" },
+        { "rm", cmd_rm, "Remove one or more containers",
+          "Usage:  kiln rm [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+          "Options:\n"
+          "  -f, --force     Force the removal of a running container (SIGKILL)\n"
+          "  -v, --volumes   Remove anonymous volumes (none exist yet)\n" },
+        { "wait", cmd_wait, "Block until containers stop, then print their exit codes",
+          "Usage:  kiln wait CONTAINER [CONTAINER...]\n" },
+        { "exec", cmd_exec, "Execute a command in a running container",
+          "Usage:  kiln exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
+          "Options:\n"
+          "  -d, --detach          Run in the background\n"
+          "  -e, --env list        Set environment variables\n"
+          "  -i, --interactive     Keep STDIN open\n"
+          "      --privileged      Give extended privileges to the command\n"
+          "  -t, --tty             Allocate a pseudo-TTY\n"
+          "  -u, --user string     user[:group]\n"
+          "  -w, --workdir string  Working directory inside the container\n" },
+        { "container", cmd_container, "Manage containers",
+          "Usage:  kiln container COMMAND\n\n"
+          "Commands:\n"
+          "  create, exec, inspect, kill, logs, ls, prune, restart, rm, run, start, stop, wait\n" },
+        { "container prune", cmd_container_prune, "Remove all stopped containers",
+          "Usage:  kiln container prune [OPTIONS]\n\n"
+          "Options:\n"
+          "  -f, --force   Do not prompt for confirmation\n" },
+        { "runtime", cmd_runtime, "The OCI runtime (runc-compatible command line)",
+          "Usage:  kiln runtime [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS\n\n"
+          "An OCI runtime with runc's command line; also installed as kiln-runtime.\n"
+          "Run 'kiln runtime --help' for its commands.\n" },
         { "version", cmd_version, "Show the kiln version information",
           "Usage:  kiln version [OPTIONS]\n\n"
           "Options:\n"
@@ -456,7 +556,8 @@ static int run_group(struct cli_ctx *ctx, const char *group, int argc, char **ar
         for (size_t i = 0; !c && aliases && aliases[i]; i += 2)
                 if (!strcmp(sub, aliases[i]))
                         c = cli_find_command(aliases[i + 1]);
-        if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer))
+        if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer ||
+                   c->run == cmd_container))
                 return cli_usage_error(group, "unknown command \"%s\" for \"kiln %s\"", argv[1],
                                        group);
         optind = 0;
@@ -478,6 +579,17 @@ int cmd_layer(struct cli_ctx *ctx, int argc, char **argv)
         return run_group(ctx, "layer", argc, argv, NULL);
 }
 
+int cmd_container(struct cli_ctx *ctx, int argc, char **argv)
+{
+        static const char *const aliases[] = {
+                "ls",    "ps",    "list",  "ps",   "create", "create", "exec",    "exec",
+                "kill",  "kill",  "logs",  "logs", "restart", "restart", "rm",   "rm",
+                "remove", "rm",   "run",   "run",  "start",  "start",  "stop",    "stop",
+                "wait",  "wait",  "inspect", "inspect", NULL,
+        };
+        return run_group(ctx, "container", argc, argv, aliases);
+}
+
 int cmd_system(struct cli_ctx *ctx, int argc, char **argv)
 {
         return run_group(ctx, "system", argc, argv, NULL);
@@ -491,6 +603,13 @@ static void warn_to_stderr(void *ud, const char *msg)
 int main(int argc, char **argv)
 {
         setlocale(LC_ALL, "C");
+        /* installed as kiln-runtime, the binary is the OCI runtime itself */
+        const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        if (!strcmp(base, "kiln-runtime")) {
+                struct cli_ctx rctx = { .prog = "kiln-runtime" };
+                optind = 0;
+                return cmd_runtime(&rctx, argc, argv);
+        }
         struct cli_ctx ctx = { .prog = "kiln" };
         kiln_set_warn_handler(warn_to_stderr, NULL);
         srandom((unsigned)getpid() ^ (unsigned)time(NULL));

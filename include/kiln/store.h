@@ -41,6 +41,24 @@ const char *kiln_store_root(const struct kiln_store *s);
 /* dirfd of ROOT/oci */
 int kiln_store_layout_fd(const struct kiln_store *s);
 
+/* Drop the store lock a writer holds (after its writes are recorded), so a
+ * long-running command (a container in the foreground) does not hold back
+ * gc. Later writes take it again. */
+void kiln_store_release_lock(struct kiln_store *s);
+
+/*
+ * Close the database connection before fork() and open it again after:
+ * SQLite connections must not cross a fork, even unused ones (the child's
+ * copy shares lock and WAL-index state with the parent's).
+ */
+void kiln_store_db_suspend(struct kiln_store *s);
+int kiln_store_db_resume(struct kiln_store *s, struct kiln_error *err);
+
+/* In a child after fork(): close the handle's files without touching the
+ * database connection (which belongs to the parent) and free nothing else.
+ * The child opens its own handle. */
+void kiln_store_forget_after_fork(struct kiln_store *s);
+
 /* ---- blobs ---- */
 
 struct kiln_blob_writer;
@@ -172,6 +190,27 @@ int kiln_store_layer_lookup(struct kiln_store *s, const struct kiln_digest *blob
 int kiln_store_layer_unpack(struct kiln_store *s, const struct kiln_descriptor *layer,
                             const struct kiln_digest *diff_id, char **ret_path,
                             struct kiln_error *err);
+
+/* ---- containers ----
+ * A container's record is a JSON document (lib/container owns its shape)
+ * indexed by ID (64 hex), a unique name and the image's manifest digest. */
+
+/* Insert or replace. A name used by another container: -KILN_ECONFLICT
+ * 'the container name "NAME" is already in use by container ID'. */
+int kiln_store_container_put(struct kiln_store *s, const char *id, const char *name,
+                             const struct kiln_digest *image, json_t *doc,
+                             struct kiln_error *err);
+/* By full ID, unique ID prefix, or name. -KILN_ENOTFOUND "no such container: X".
+ * *ret_id (may be NULL) gets the full ID. Caller owns *ret_doc. */
+int kiln_store_container_get(struct kiln_store *s, const char *what, char **ret_id,
+                             json_t **ret_doc, struct kiln_error *err);
+/* All records, newest first: an array of documents. */
+int kiln_store_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
+int kiln_store_container_delete(struct kiln_store *s, const char *id, struct kiln_error *err);
+/* Number of containers created from the image with this manifest digest. */
+int kiln_store_container_count_for_image(struct kiln_store *s, const struct kiln_digest *image);
+/* ROOT/containers (created on open). */
+int kiln_store_containers_fd(const struct kiln_store *s);
 
 /* ---- maintenance ---- */
 

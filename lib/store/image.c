@@ -613,7 +613,26 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
                 return r;
         int ntags = 0;
         r = count_tags(s, img->manifest_digest.str, &ntags, err);
-        if (r >= 0 && byname && ntags > 1) {
+        int nctr = kiln_store_container_count_for_image(s, &img->manifest_digest);
+        if (r >= 0 && nctr > 0 && !(byname && ntags > 1)) {
+                /* as docker: a container keeps its image; -f only untags */
+                if (!force) {
+                        char id[16];
+                        kiln_digest_short(&img->config_digest, id, sizeof(id));
+                        r = kiln_err(err, -KILN_EINUSE,
+                                     "conflict: unable to remove %s%s%s (must be forced) - image %s is "
+                                     "used by %d container%s",
+                                     byname ? "repository reference \"" : "", byname ? what : id,
+                                     byname ? "\"" : "", id, nctr, nctr > 1 ? "s" : "");
+                } else {
+                        for (size_t i = 0; r >= 0 && i < img->n_names; i++) {
+                                r = bind_exec(s, "DELETE FROM tags WHERE name = ?1", img->names[i],
+                                              NULL, 0, err);
+                                if (r >= 0)
+                                        strv_push(&untagged, img->names[i]);
+                        }
+                }
+        } else if (r >= 0 && byname && ntags > 1) {
                 /* just drop this name */
                 r = bind_exec(s, "DELETE FROM tags WHERE name = ?1", byname, NULL, 0, err);
                 if (r >= 0)
@@ -661,9 +680,11 @@ int kiln_store_image_prune(struct kiln_store *s, bool all, char ***ret_deleted,
         char **deleted = NULL;
         int count = 0;
         r = store_prepare(s,
-                          all ? "SELECT manifest_digest, config_digest FROM images"
+                          all ? "SELECT manifest_digest, config_digest FROM images WHERE "
+                                "manifest_digest NOT IN (SELECT image FROM containers)"
                               : "SELECT manifest_digest, config_digest FROM images WHERE "
-                                "manifest_digest NOT IN (SELECT manifest_digest FROM tags)",
+                                "manifest_digest NOT IN (SELECT manifest_digest FROM tags) AND "
+                                "manifest_digest NOT IN (SELECT image FROM containers)",
                           &st, err);
         if (r >= 0) {
                 char **victims = NULL;

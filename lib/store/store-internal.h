@@ -11,6 +11,7 @@ struct kiln_store {
         int layout_fd; /* ROOT/oci */
         int tmp_fd;    /* ROOT/tmp */
         int layers_fd; /* ROOT/layers */
+        int containers_fd; /* ROOT/containers */
         int lock_fd;   /* ROOT/lock (flock) */
         int lock_mode; /* 0, LOCK_SH or LOCK_EX as held now */
         bool readonly;

@@ -56,6 +56,18 @@ static const char schema_sql[] =
         "  unpacked INTEGER NOT NULL);"
         "PRAGMA user_version = 1;";
 
+/* version 2: containers */
+static const char schema_v2_sql[] =
+        "CREATE TABLE IF NOT EXISTS containers ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  image TEXT NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  doc TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS containers_image ON containers(image);"
+        "PRAGMA user_version = 2;";
+#define SCHEMA_VERSION 2
+
 int64_t store_now(void)
 {
         return (int64_t)time(NULL);
@@ -137,6 +149,55 @@ int store_lock(struct kiln_store *s, int mode, struct kiln_error *err)
         return 0;
 }
 
+void kiln_store_release_lock(struct kiln_store *s)
+{
+        if (s->lock_fd >= 0 && s->lock_mode) {
+                flock(s->lock_fd, LOCK_UN);
+                s->lock_mode = 0;
+        }
+}
+
+void kiln_store_db_suspend(struct kiln_store *s)
+{
+        if (s && s->db) {
+                sqlite3_close_v2(s->db);
+                s->db = NULL;
+        }
+}
+
+int kiln_store_db_resume(struct kiln_store *s, struct kiln_error *err)
+{
+        if (s->db)
+                return 0;
+        _cleanup_free_ char *dbpath = kiln_xasprintf("%s/kiln.db", s->root);
+        int oflags = s->readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        if (sqlite3_open_v2(dbpath, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                int r = kiln_err(err, -EIO, "store %s: database: %s", s->root,
+                                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+                sqlite3_close_v2(s->db);
+                s->db = NULL;
+                return r;
+        }
+        sqlite3_busy_timeout(s->db, 60000);
+        if (!s->readonly)
+                sqlite3_exec(s->db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+        return 0;
+}
+
+void kiln_store_forget_after_fork(struct kiln_store *s)
+{
+        if (!s)
+                return;
+        /* closing our copy of the lock fd leaves the parent's lock alone:
+         * flock belongs to the open file description, which the parent keeps */
+        kiln_closep(&s->root_fd);
+        kiln_closep(&s->layout_fd);
+        kiln_closep(&s->tmp_fd);
+        kiln_closep(&s->layers_fd);
+        kiln_closep(&s->containers_fd);
+        kiln_closep(&s->lock_fd);
+}
+
 static int open_dir(int dirfd, const char *name, bool create, int *ret)
 {
         if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
@@ -165,6 +226,7 @@ int kiln_store_open(const char *root, unsigned flags, struct kiln_store **ret,
         struct kiln_store *s = kiln_xcalloc(1, sizeof(*s));
         s->root = kiln_xstrdup(root);
         s->root_fd = s->layout_fd = s->tmp_fd = s->layers_fd = s->lock_fd = -1;
+        s->containers_fd = -1;
         s->readonly = ro;
         int r;
 
@@ -197,6 +259,12 @@ int kiln_store_open(const char *root, unsigned flags, struct kiln_store **ret,
         if (r >= 0) {
                 what = "layers";
                 r = open_dir(s->root_fd, "layers", !ro, &s->layers_fd);
+        }
+        if (r >= 0) {
+                what = "containers";
+                r = open_dir(s->root_fd, "containers", !ro, &s->containers_fd);
+                if (r == -ENOENT && ro)
+                        r = 0;
         }
         if (r >= 0 && !ro) {
                 what = "oci/blobs/sha256";
@@ -239,16 +307,18 @@ int kiln_store_open(const char *root, unsigned flags, struct kiln_store **ret,
                                 version = sqlite3_column_int(st, 0);
                         sqlite3_finalize(st);
                 }
-                if (version > 1) {
+                if (version > SCHEMA_VERSION) {
                         r = kiln_err(err, -KILN_EUNSUPPORTED,
                                      "store %s: database schema %d is newer than this kiln", root,
                                      version);
                         goto fail;
                 }
-                if (version < 1) {
+                if (version < SCHEMA_VERSION) {
                         r = store_begin(s, err);
-                        if (r >= 0)
+                        if (r >= 0 && version < 1)
                                 r = store_exec(s, schema_sql, err);
+                        if (r >= 0 && version < 2)
+                                r = store_exec(s, schema_v2_sql, err);
                         if (r >= 0)
                                 r = store_commit(s, err);
                         else
@@ -274,6 +344,7 @@ void kiln_store_close(struct kiln_store *s)
         kiln_closep(&s->layout_fd);
         kiln_closep(&s->tmp_fd);
         kiln_closep(&s->layers_fd);
+        kiln_closep(&s->containers_fd);
         kiln_closep(&s->lock_fd); /* drops the flock */
         free(s->root);
         free(s);
@@ -282,6 +353,11 @@ void kiln_store_close(struct kiln_store *s)
 const char *kiln_store_root(const struct kiln_store *s)
 {
         return s->root;
+}
+
+int kiln_store_containers_fd(const struct kiln_store *s)
+{
+        return s->containers_fd;
 }
 
 int kiln_store_layout_fd(const struct kiln_store *s)

@@ -128,7 +128,7 @@ setup() { setup_store; }
 	import_busybox a:1 >/dev/null
 	run kiln inspect a:1 nosuch
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"Error: no such image: nosuch"* ]]
+	[[ "$output" == *"Error: no such object: nosuch"* ]]
 	run kiln inspect --format '{{json .RootFS}}' a:1
 	echo "$output" | jq -e '.Type == "layers"'
 	run kiln image inspect --format '{{.Architecture}}/{{.Os}}' a:1

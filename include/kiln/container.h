@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln's containers: a writable instance of an image.
+ *
+ *   ROOT/containers/<id>/upper, work   the overlay's own layers
+ *   ROOT/containers/<id>/rootfs        the overlay mount (lowerdirs: the
+ *                                      image's unpacked layers in the store)
+ *   ROOT/containers/<id>/bundle        config.json for the runtime
+ *   ROOT/containers/<id>/hostname, hosts, resolv.conf
+ *   ROOT/containers/<id>/ctr.log       the log: one JSON object a line,
+ *                                      docker's json-file format
+ *                                      {"log":"...\n","stream":"stdout","time":"RFC3339Nano"}
+ *
+ * The record (a JSON document in the store) follows `docker inspect`'s
+ * shape: Id, Name, Created, Path, Args, Image, ImageName, Config,
+ * HostConfig, State {Status, Running, Pid, ExitCode, OOMKilled, StartedAt,
+ * FinishedAt, Error}, Mounts, plus kiln's RunOpts (what is needed to start
+ * it again).
+ *
+ * No daemon: a container runs under its monitor — the `kiln run` process
+ * itself in the foreground, or a small detached process for -d — which
+ * copies the output to the log, waits for the exit and records it.
+ */
+#pragma once
+
+#include <jansson.h>
+#include "kiln/runtime.h"
+#include "kiln/store.h"
+
+struct kiln_container_opts {
+        const char *image;          /* reference, ID or digest */
+        const char *name;           /* NULL: generated (adjective_name) */
+        struct kiln_run_opts run;   /* spec options (run.id is set here) */
+        bool auto_remove;           /* --rm */
+        bool interactive;           /* -i: stdin reaches the container */
+        char *const *labels;        /* "k=v" */
+        const char *stop_signal;    /* NULL: the image's, else SIGTERM */
+        int stop_timeout;           /* seconds; < 0: 10 */
+        const char *network;        /* "none", "host", or NULL (the default network) */
+};
+
+/* Create the container: record, directories, overlay rootfs, bundle.
+ * Prints nothing; *ret_id gets the 64-hex ID (caller frees). */
+int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts *opts,
+                          char **ret_id, struct kiln_error *err);
+
+enum {
+        KILN_START_ATTACH = 1 << 0, /* wait in the foreground, output to our stdio */
+        KILN_START_STDIN = 1 << 1,  /* give the container our stdin */
+};
+
+/*
+ * Start a created or stopped container. Attached: this process is the
+ * monitor; returns when the container exits, with *ret_status its exit
+ * code (Docker's terms), and removes it afterwards when it was created
+ * with auto_remove. Detached: a monitor process is left running and this
+ * returns once the container's process has started.
+ */
+int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
+                         int *ret_status, struct kiln_error *err);
+
+/* Signal the container's init (SIGKILL, SIGTERM, ...). */
+int kiln_container_kill(struct kiln_store *s, const char *what, int sig, struct kiln_error *err);
+/* Stop: the stop signal, then SIGKILL after timeout seconds (< 0: the
+ * container's own timeout). A stopped container is fine. */
+int kiln_container_stop(struct kiln_store *s, const char *what, int timeout, struct kiln_error *err);
+/* Wait until it stops; *ret_status its exit code. */
+int kiln_container_wait(struct kiln_store *s, const char *what, int *ret_status,
+                        struct kiln_error *err);
+/* Remove: refuses a running container unless force (killed first). */
+int kiln_container_remove(struct kiln_store *s, const char *what, bool force,
+                          struct kiln_error *err);
+
+/* The record with its state refreshed from the runtime. Caller owns *ret. */
+int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,
+                           struct kiln_error *err);
+/* All records, refreshed, newest first. */
+int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
+
+/* The log file's path (caller frees). */
+char *kiln_container_log_path(struct kiln_store *s, const char *id);
+
+/* Run a command in a running container (docker exec). */
+struct kiln_container_exec_opts {
+        char *const *args;
+        char *const *env;       /* "K=V" added to the container's env */
+        const char *user;       /* user[:group], resolved in the container */
+        const char *workdir;
+        bool tty;
+        bool interactive;
+        bool detach;
+        bool privileged;
+};
+int kiln_container_exec(struct kiln_store *s, const char *what,
+                        const struct kiln_container_exec_opts *opts, int *ret_status,
+                        struct kiln_error *err);
+
+/* The runtime state root kiln uses for its own containers. */
+char *kiln_container_state_root(void);

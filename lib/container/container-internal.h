@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private parts of lib/container. */
+#pragma once
+
+#include "kiln/container.h"
+
+/* ROOT/containers/<id> (caller frees). */
+char *ctr_dir(struct kiln_store *s, const char *id);
+/* RFC 3339 with nanoseconds, UTC. */
+void ctr_now_rfc3339(char *out, size_t n);
+/* JSON array of strings -> NULL-terminated vector (caller frees). */
+char **ctr_json_strv(json_t *a);
+/* Mount the container's overlay (no-op when mounted or a private copy). */
+int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err);
+void ctr_unmount_rootfs(json_t *doc);
+bool ctr_is_mounted(const char *path);

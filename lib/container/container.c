@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln's containers: records, the overlay root filesystem, the bundle.
+ * The monitor (attached or detached) is in monitor.c.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "container-internal.h"
+#include "kiln/fs.h"
+#include "kiln/image.h"
+#include "kiln/layer.h"
+
+char *kiln_container_state_root(void)
+{
+        const char *e = getenv("KILN_RUNTIME_ROOT");
+        if (e && *e)
+                return kiln_xstrdup(e);
+        char *rt = kiln_rt_default_state_root();
+        /* kiln's own containers live beside, not among, `kiln runtime`'s */
+        char *r = kiln_xasprintf("%s-containers", rt);
+        free(rt);
+        return r;
+}
+
+void ctr_now_rfc3339(char *out, size_t n)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char base[32];
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, n, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+char *ctr_dir(struct kiln_store *s, const char *id)
+{
+        return kiln_xasprintf("%s/containers/%s", kiln_store_root(s), id);
+}
+
+static void random_id(char out[65])
+{
+        unsigned char b[32];
+        if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+                for (size_t i = 0; i < sizeof(b); i++)
+                        b[i] = (unsigned char)random();
+        }
+        static const char hx[] = "0123456789abcdef";
+        for (size_t i = 0; i < 32; i++) {
+                out[2 * i] = hx[b[i] >> 4];
+                out[2 * i + 1] = hx[b[i] & 15];
+        }
+        out[64] = 0;
+}
+
+static char *random_name(void)
+{
+        static const char *const adj[] = {
+                "amber", "brave", "calm", "clever", "eager", "fancy", "gentle", "happy", "jolly",
+                "keen", "lucid", "merry", "nimble", "proud", "quiet", "rapid", "sharp", "stoic",
+                "sunny", "swift", "tender", "vivid", "witty", "zealous",
+        };
+        static const char *const noun[] = {
+                "ada", "babbage", "curie", "dijkstra", "euler", "fermi", "galois", "hopper",
+                "hypatia", "kepler", "knuth", "lovelace", "meitner", "noether", "pascal",
+                "ritchie", "shannon", "thompson", "turing", "wozniak",
+        };
+        unsigned char b[2];
+        if (getrandom(b, 2, 0) != 2) {
+                b[0] = (unsigned char)random();
+                b[1] = (unsigned char)random();
+        }
+        return kiln_xasprintf("%s_%s", adj[b[0] % KILN_ARRAY_SIZE(adj)],
+                              noun[b[1] % KILN_ARRAY_SIZE(noun)]);
+}
+
+static bool valid_name(const char *n)
+{
+        /* docker: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+        if (!n || !n[0] || !n[1] || strlen(n) > 128)
+                return false;
+        if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
+              (n[0] >= '0' && n[0] <= '9')))
+                return false;
+        for (const char *p = n + 1; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+                        return false;
+        return true;
+}
+
+static json_t *strv_json(char *const *v)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; v && v[i]; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+char **ctr_json_strv(json_t *a)
+{
+        size_t n = json_is_array(a) ? json_array_size(a) : 0;
+        char **v = kiln_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                const char *s = json_string_value(json_array_get(a, i));
+                v[i] = kiln_xstrdup(s ? s : "");
+        }
+        return v;
+}
+
+/* The lowerdirs of an image: unpacked once per diffID in the store,
+ * top layer first, ':'-separated. */
+static int image_lowerdirs(struct kiln_store *s, struct kiln_manifest *m, struct kiln_config *c,
+                           char **ret, struct kiln_error *err)
+{
+        struct kiln_buf b = KILN_BUF_INIT;
+        for (size_t i = m->n_layers; i-- > 0;) {
+                char *path = NULL;
+                int r = kiln_store_layer_unpack(s, &m->layers[i], &c->diff_ids[i], &path, err);
+                if (r < 0) {
+                        kiln_buf_free(&b);
+                        return r;
+                }
+                if (b.len)
+                        kiln_buf_puts(&b, ":");
+                kiln_buf_puts(&b, path);
+                free(path);
+        }
+        *ret = kiln_buf_steal(&b);
+        return 0;
+}
+
+bool ctr_is_mounted(const char *path)
+{
+        struct stat a, b;
+        _cleanup_free_ char *parent = kiln_xasprintf("%s/..", path);
+        if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+                return false;
+        return a.st_dev != b.st_dev;
+}
+
+int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err)
+{
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        json_t *gd = json_object_get(json_object_get(doc, "GraphDriver"), "Data");
+        const char *lower = json_string_value(json_object_get(gd, "LowerDir"));
+        const char *upper = json_string_value(json_object_get(gd, "UpperDir"));
+        const char *work = json_string_value(json_object_get(gd, "WorkDir"));
+        const char *merged = json_string_value(json_object_get(gd, "MergedDir"));
+        const char *driver = json_string_value(json_object_get(json_object_get(doc, "GraphDriver"), "Name"));
+        if (!lower || !upper || !work || !merged)
+                return kiln_err(err, -KILN_ECORRUPT, "container %.12s: no root filesystem recorded", id);
+        if (driver && !strcmp(driver, "vfs"))
+                return 0; /* a private copy: nothing to mount */
+        if (ctr_is_mounted(merged))
+                return 0;
+        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower,
+                                                   upper, work);
+        if (strlen(data) >= 4096)
+                return kiln_err(err, -KILN_ETOOBIG,
+                                "container %.12s: too many layers for one overlay mount", id);
+        if (mount("overlay", merged, "overlay", MS_NODEV, data) < 0)
+                return kiln_err(err, -errno, "container %.12s: mount overlay: %s", id, strerror(errno));
+        return 0;
+}
+
+void ctr_unmount_rootfs(json_t *doc)
+{
+        json_t *gd = json_object_get(json_object_get(doc, "GraphDriver"), "Data");
+        const char *merged = json_string_value(json_object_get(gd, "MergedDir"));
+        const char *driver = json_string_value(json_object_get(json_object_get(doc, "GraphDriver"), "Name"));
+        if (!merged || (driver && !strcmp(driver, "vfs")))
+                return;
+        if (ctr_is_mounted(merged))
+                umount2(merged, MNT_DETACH);
+}
+
+/* Where overlayfs is missing: a private copy of the image's layers. */
+static int copy_rootfs(struct kiln_store *s, struct kiln_manifest *m, const char *dest,
+                       struct kiln_error *err)
+{
+        _cleanup_close_ int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return kiln_err(err, -errno, "%s: %s", dest, strerror(errno));
+        struct kiln_layer_apply_opts ao = { .preserve_owner = geteuid() == 0 };
+        for (size_t i = 0; i < m->n_layers; i++) {
+                _cleanup_close_ int fd = -1;
+                int r = kiln_store_blob_open(s, &m->layers[i].digest, &fd, NULL, err);
+                if (r < 0)
+                        return r;
+                struct kiln_layer_apply_info info;
+                r = kiln_layer_apply(fd, dfd, &ao, &info, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *content,
+                      struct kiln_error *err)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return kiln_err(err, -errno, "%s: %s", dir, strerror(errno));
+        int r = kiln_fs_write_atomic(dfd, name, content, strlen(content), 0644);
+        if (r < 0)
+                return kiln_err(err, r, "%s/%s: %s", dir, name, kiln_strerror(r));
+        return 0;
+}
+
+/* resolv.conf for the container: the host's, unless it points at a
+ * loopback resolver a private network namespace cannot reach. */
+static char *resolv_conf(bool host_network)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (kiln_fs_read_file(AT_FDCWD, "/etc/resolv.conf", 65536, &data, &len) < 0)
+                return kiln_xstrdup("");
+        if (host_network)
+                return TAKE_PTR(data);
+        struct kiln_buf b = KILN_BUF_INIT;
+        bool any = false;
+        char *save = NULL;
+        for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (kiln_startswith(line, "nameserver") &&
+                    (strstr(line, "127.") || strstr(line, "::1")))
+                        continue;
+                any = any || kiln_startswith(line, "nameserver");
+                kiln_buf_printf(&b, "%s\n", line);
+        }
+        (void)any;
+        return kiln_buf_steal(&b);
+}
+
+static void free_mount_reqs(struct kiln_mount_req *m, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(m[i].type);
+                free(m[i].source);
+                free(m[i].destination);
+                kiln_strv_free(m[i].options);
+        }
+        free(m);
+}
+
+static json_t *mounts_json(const struct kiln_mount_req *m, size_t n)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = json_object();
+                json_object_set_new(o, "Type", json_string(m[i].type));
+                json_object_set_new(o, "Source", json_string(m[i].source ? m[i].source : ""));
+                json_object_set_new(o, "Destination", json_string(m[i].destination));
+                json_object_set_new(o, "RW", json_boolean(!m[i].readonly));
+                json_object_set_new(o, "Options", strv_json(m[i].options));
+                json_array_append_new(a, o);
+        }
+        return a;
+}
+
+/* The run options as JSON, to start the container again later. */
+static json_t *run_opts_json(const struct kiln_container_opts *o)
+{
+        const struct kiln_run_opts *r = &o->run;
+        json_t *j = json_object();
+        json_object_set_new(j, "Env", strv_json(r->env));
+        if (r->workdir)
+                json_object_set_new(j, "WorkingDir", json_string(r->workdir));
+        if (r->user)
+                json_object_set_new(j, "User", json_string(r->user));
+        if (r->entrypoint)
+                json_object_set_new(j, "Entrypoint", strv_json(r->entrypoint));
+        if (r->cmd)
+                json_object_set_new(j, "Cmd", strv_json(r->cmd));
+        if (r->hostname)
+                json_object_set_new(j, "Hostname", json_string(r->hostname));
+        json_object_set_new(j, "Tty", json_boolean(r->tty));
+        json_object_set_new(j, "Interactive", json_boolean(o->interactive));
+        return j;
+}
+
+int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts *opts,
+                          char **ret_id, struct kiln_error *err)
+{
+        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+        _cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
+        _cleanup_(kiln_config_freep) struct kiln_config *cfg = NULL;
+        int r = kiln_store_image_lookup(s, opts->image, &img, err);
+        if (r >= 0)
+                r = kiln_store_image_load(s, img, &m, &cfg, err);
+        if (r < 0)
+                return r;
+        if (opts->name && !valid_name(opts->name))
+                return kiln_err(err, -EINVAL,
+                                "invalid container name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                opts->name);
+
+        char id[65];
+        random_id(id);
+        _cleanup_free_ char *name = opts->name ? kiln_xstrdup(opts->name) : random_name();
+        _cleanup_free_ char *dir = ctr_dir(s, id);
+        _cleanup_free_ char *upper = kiln_xasprintf("%s/upper", dir);
+        _cleanup_free_ char *work = kiln_xasprintf("%s/work", dir);
+        _cleanup_free_ char *merged = kiln_xasprintf("%s/rootfs", dir);
+        _cleanup_free_ char *bundle = kiln_xasprintf("%s/bundle", dir);
+        char created[64];
+        ctr_now_rfc3339(created, sizeof(created));
+        _cleanup_free_ char *lower = NULL, *resolv = NULL, *hosts = NULL, *hostname_file = NULL;
+
+        /* the record first: it reserves the name */
+        json_t *doc = json_object();
+        json_object_set_new(doc, "Id", json_string(id));
+        json_object_set_new(doc, "Name", json_string(name));
+        json_object_set_new(doc, "Created", json_string(created));
+        json_object_set_new(doc, "Image", json_string(img->config_digest.str));
+        json_object_set_new(doc, "ImageName", json_string(opts->image));
+        json_object_set_new(doc, "ImageManifest", json_string(img->manifest_digest.str));
+        json_t *state = json_object();
+        json_object_set_new(state, "Status", json_string("created"));
+        json_object_set_new(state, "Running", json_false());
+        json_object_set_new(state, "Pid", json_integer(0));
+        json_object_set_new(state, "ExitCode", json_integer(0));
+        json_object_set_new(state, "OOMKilled", json_false());
+        json_object_set_new(state, "Error", json_string(""));
+        json_object_set_new(state, "StartedAt", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(state, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(doc, "State", state);
+        r = kiln_store_container_put(s, id, name, &img->manifest_digest, doc, err);
+        if (r < 0) {
+                json_decref(doc);
+                return r;
+        }
+
+        int cfd = kiln_store_containers_fd(s);
+        if (mkdirat(cfd, id, 0700) < 0) {
+                r = kiln_err(err, -errno, "container %.12s: %s", id, strerror(errno));
+                goto fail;
+        }
+        for (const char *const *sub = (const char *const[]){ "upper", "work", "rootfs", "bundle", NULL };
+             *sub; sub++) {
+                _cleanup_free_ char *p = kiln_xasprintf("%s/%s", id, *sub);
+                if (mkdirat(cfd, p, 0755) < 0) {
+                        r = kiln_err(err, -errno, "container %.12s: %s", id, strerror(errno));
+                        goto fail;
+                }
+        }
+
+        /* root filesystem: overlay of the shared unpacked layers, or a copy */
+        r = image_lowerdirs(s, m, cfg, &lower, err);
+        if (r < 0)
+                goto fail;
+        if (!lower[0]) {
+                free(lower);
+                lower = kiln_xasprintf("%s/empty", dir);
+                mkdir(lower, 0755);
+        }
+        json_t *gd = json_object();
+        json_t *gdd = json_object();
+        json_object_set_new(gdd, "LowerDir", json_string(lower));
+        json_object_set_new(gdd, "UpperDir", json_string(upper));
+        json_object_set_new(gdd, "WorkDir", json_string(work));
+        json_object_set_new(gdd, "MergedDir", json_string(merged));
+        json_object_set_new(gd, "Name", json_string("overlay"));
+        json_object_set_new(gd, "Data", gdd);
+        json_object_set_new(doc, "GraphDriver", gd);
+        r = ctr_mount_rootfs(s, doc, err);
+        if (r < 0) {
+                /* overlayfs unavailable (nested, or not permitted): a private copy */
+                kiln_warn("%s; using a private copy of the image instead (slower, more disk)",
+                          err ? err->msg : "overlay mount failed");
+                kiln_error_clear(err);
+                json_object_set_new(gd, "Name", json_string("vfs"));
+                r = copy_rootfs(s, m, merged, err);
+                if (r < 0)
+                        goto fail;
+        }
+        kiln_store_release_lock(s);
+
+        /* docker creates a missing working directory (owned by root) */
+        {
+                const char *wd = opts->run.workdir
+                                         ? opts->run.workdir
+                                         : json_string_value(json_object_get(cfg->config, "WorkingDir"));
+                if (wd && wd[0] == '/' && wd[1]) {
+                        _cleanup_close_ int rfd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        _cleanup_free_ char *rel = kiln_xstrdup(wd + 1);
+                        _cleanup_free_ char *probe = kiln_xasprintf("%s/x", rel);
+                        const char *base;
+                        int pfd = rfd < 0 ? -EBADF : kiln_fs_open_parent_in_root(rfd, probe, true, &base);
+                        if (pfd >= 0)
+                                close(pfd);
+                }
+        }
+
+        /* /etc/hostname, /etc/hosts, /etc/resolv.conf as docker provides them */
+        char shortid[13];
+        snprintf(shortid, sizeof(shortid), "%.12s", id);
+        const char *hostname = opts->run.hostname ? opts->run.hostname : shortid;
+        bool host_net = opts->network && !strcmp(opts->network, "host");
+        hostname_file = kiln_xasprintf("%s\n", hostname);
+        hosts = kiln_xasprintf(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+                hostname);
+        resolv = resolv_conf(host_net);
+        if ((r = write_file(dir, "hostname", hostname_file, err)) < 0 ||
+            (r = write_file(dir, "hosts", hosts, err)) < 0 ||
+            (r = write_file(dir, "resolv.conf", resolv, err)) < 0)
+                goto fail;
+
+        /* the spec */
+        struct kiln_run_opts ro = opts->run;
+        ro.id = id;
+        ro.hostname = hostname;
+        if (host_net)
+                ro.netns = KILN_NETNS_HOST;
+        size_t nm = opts->run.n_mounts;
+        struct kiln_mount_req *mr = kiln_xcalloc(nm + 3, sizeof(*mr));
+        for (size_t i = 0; i < opts->run.n_mounts; i++) {
+                const struct kiln_mount_req *src = &opts->run.mounts[i];
+                mr[i].type = kiln_xstrdup(src->type);
+                mr[i].source = kiln_xstrdup(src->source);
+                mr[i].destination = kiln_xstrdup(src->destination);
+                mr[i].readonly = src->readonly;
+                if (src->options) {
+                        size_t n = kiln_strv_len(src->options);
+                        mr[i].options = kiln_xcalloc(n + 1, sizeof(char *));
+                        for (size_t k = 0; k < n; k++)
+                                mr[i].options[k] = kiln_xstrdup(src->options[k]);
+                }
+        }
+        static const char *const etc[] = { "hostname", "hosts", "resolv.conf" };
+        for (size_t i = 0; i < 3; i++) {
+                /* a user's own -v for the same path wins */
+                _cleanup_free_ char *dest = kiln_xasprintf("/etc/%s", etc[i]);
+                bool taken = false;
+                for (size_t k = 0; k < opts->run.n_mounts; k++)
+                        taken = taken || !strcmp(opts->run.mounts[k].destination, dest);
+                if (taken)
+                        continue;
+                struct kiln_mount_req *q = &mr[nm++];
+                q->type = kiln_xstrdup("bind");
+                q->source = kiln_xasprintf("%s/%s", dir, etc[i]);
+                q->destination = TAKE_PTR(dest);
+        }
+        ro.mounts = mr;
+        ro.n_mounts = nm;
+        json_t *spec = NULL;
+        r = kiln_spec_generate(cfg->config, &ro, merged, &spec, err);
+        json_object_set_new(doc, "Mounts", mounts_json(mr, opts->run.n_mounts));
+        free_mount_reqs(mr, nm);
+        if (r < 0)
+                goto fail;
+        {
+                size_t slen;
+                _cleanup_free_ char *text = kiln_json_dump(spec, &slen);
+                _cleanup_close_ int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = bfd < 0 ? -errno : kiln_fs_write_atomic(bfd, "config.json", text, slen, 0600);
+                if (r < 0) {
+                        json_decref(spec);
+                        kiln_err(err, r, "container %.12s: write config.json: %s", id, kiln_strerror(r));
+                        goto fail;
+                }
+        }
+        json_t *proc = json_object_get(spec, "process");
+        json_t *args = json_object_get(proc, "args");
+        json_object_set(doc, "Path", json_array_get(args, 0) ? json_array_get(args, 0) : json_string(""));
+        json_t *rest = json_array();
+        for (size_t i = 1; i < json_array_size(args); i++)
+                json_array_append(rest, json_array_get(args, i));
+        json_object_set_new(doc, "Args", rest);
+
+        /* Config and HostConfig in docker's terms */
+        json_t *c = json_object();
+        json_object_set_new(c, "Hostname", json_string(hostname));
+        const char *cuser = opts->run.user ? opts->run.user
+                                           : json_string_value(json_object_get(cfg->config, "User"));
+        json_object_set_new(c, "User", json_string(cuser ? cuser : ""));
+        json_object_set(c, "Env", json_object_get(proc, "env"));
+        json_object_set_new(c, "Cmd", opts->run.cmd ? strv_json(opts->run.cmd)
+                                                    : json_deep_copy(json_object_get(cfg->config, "Cmd")));
+        json_object_set_new(c, "Entrypoint",
+                            opts->run.entrypoint ? strv_json(opts->run.entrypoint)
+                                                 : json_deep_copy(json_object_get(cfg->config, "Entrypoint")));
+        json_object_set(c, "WorkingDir", json_object_get(proc, "cwd"));
+        json_object_set_new(c, "Image", json_string(opts->image));
+        json_object_set_new(c, "Tty", json_boolean(opts->run.tty));
+        json_object_set_new(c, "OpenStdin", json_boolean(opts->interactive));
+        json_t *labels = json_deep_copy(json_object_get(cfg->config, "Labels"));
+        if (!json_is_object(labels)) {
+                json_decref(labels);
+                labels = json_object();
+        }
+        for (size_t i = 0; opts->labels && opts->labels[i]; i++) {
+                _cleanup_free_ char *kv = kiln_xstrdup(opts->labels[i]);
+                char *eq = strchr(kv, '=');
+                if (eq)
+                        *eq++ = 0;
+                json_object_set_new(labels, kv, json_string(eq ? eq : ""));
+        }
+        json_object_set_new(c, "Labels", labels);
+        const char *stopsig = opts->stop_signal ? opts->stop_signal
+                              : json_string_value(json_object_get(cfg->config, "StopSignal"));
+        json_object_set_new(c, "StopSignal", json_string(stopsig ? stopsig : "SIGTERM"));
+        json_object_set_new(c, "StopTimeout", json_integer(opts->stop_timeout >= 0 ? opts->stop_timeout : 10));
+        json_object_set(c, "Healthcheck", json_object_get(cfg->config, "Healthcheck"));
+        json_object_set_new(doc, "Config", c);
+        json_t *hc = json_object();
+        json_object_set_new(hc, "AutoRemove", json_boolean(opts->auto_remove));
+        json_object_set_new(hc, "ReadonlyRootfs", json_boolean(opts->run.read_only));
+        json_object_set_new(hc, "Privileged", json_boolean(opts->run.privileged));
+        json_object_set_new(hc, "NetworkMode", json_string(opts->network ? opts->network : "private"));
+        json_object_set_new(hc, "Memory", json_integer(opts->run.memory));
+        json_object_set_new(hc, "MemorySwap", json_integer(opts->run.memory_swap));
+        json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(opts->run.cpus * 1e9)));
+        json_object_set_new(hc, "CpuShares", json_integer((json_int_t)opts->run.cpu_shares));
+        json_object_set_new(hc, "PidsLimit", json_integer(opts->run.pids_limit));
+        json_object_set_new(hc, "CapAdd", strv_json(opts->run.cap_add));
+        json_object_set_new(hc, "CapDrop", strv_json(opts->run.cap_drop));
+        json_object_set_new(doc, "HostConfig", hc);
+        json_object_set_new(doc, "RunOpts", run_opts_json(opts));
+        {
+                _cleanup_free_ char *lp = kiln_xasprintf("%s/ctr.log", dir);
+                json_object_set_new(doc, "LogPath", json_string(lp));
+                _cleanup_free_ char *hp = kiln_xasprintf("%s/hostname", dir);
+                json_object_set_new(doc, "HostnamePath", json_string(hp));
+                _cleanup_free_ char *hop = kiln_xasprintf("%s/hosts", dir);
+                json_object_set_new(doc, "HostsPath", json_string(hop));
+                _cleanup_free_ char *rp = kiln_xasprintf("%s/resolv.conf", dir);
+                json_object_set_new(doc, "ResolvConfPath", json_string(rp));
+                json_object_set_new(doc, "BundlePath", json_string(bundle));
+                json_object_set(doc, "CgroupsPath",
+                                json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+        }
+        json_decref(spec);
+        r = kiln_store_container_put(s, id, name, &img->manifest_digest, doc, err);
+        if (r < 0)
+                goto fail;
+        json_decref(doc);
+        *ret_id = kiln_xstrdup(id);
+        return 0;
+fail:
+        ctr_unmount_rootfs(doc);
+        kiln_fs_rm_rf_at(cfd, id);
+        kiln_store_container_delete(s, id, NULL);
+        json_decref(doc);
+        return r;
+}

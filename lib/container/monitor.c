@@ -1,0 +1,922 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Starting, watching and stopping containers. The monitor is the parent of
+ * the container's init: it copies the output to the log (docker's
+ * json-file format) and, when attached, to its own stdio; it waits for the
+ * exit, records the status (and OOM kills) and cleans up. Attached, the
+ * `kiln run`/`kiln start -a` process is the monitor; detached, a small
+ * process double-forked from it, so no daemon is needed.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include "../runtime/runtime-internal.h"
+#include "container-internal.h"
+#include "kiln/fs.h"
+
+/* ---- log ---- */
+
+struct log_stream {
+        const char *name; /* "stdout" / "stderr" */
+        struct kiln_buf pending;
+};
+
+/* Append one json-file line per complete line (or per 16 KiB chunk). */
+static void log_write(int log_fd, struct log_stream *ls, const char *data, size_t len, bool flush)
+{
+        if (log_fd < 0)
+                return;
+        kiln_buf_append(&ls->pending, data, len);
+        size_t start = 0;
+        for (;;) {
+                char *nl = ls->pending.len > start
+                                   ? memchr(ls->pending.data + start, '\n', ls->pending.len - start)
+                                   : NULL;
+                size_t end;
+                if (nl)
+                        end = (size_t)(nl - ls->pending.data) + 1;
+                else if ((flush && ls->pending.len > start) || ls->pending.len - start >= 16384)
+                        end = ls->pending.len;
+                else
+                        break;
+                char now[64];
+                ctr_now_rfc3339(now, sizeof(now));
+                json_t *o = json_object();
+                json_object_set_new(o, "log",
+                                    json_stringn_nocheck(ls->pending.data + start, end - start));
+                json_object_set_new(o, "stream", json_string(ls->name));
+                json_object_set_new(o, "time", json_string(now));
+                char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+                json_decref(o);
+                if (line) {
+                        size_t l = strlen(line);
+                        line[l] = '\n';
+                        (void)kiln_fs_write_all(log_fd, line, l + 1);
+                        free(line);
+                }
+                start = end;
+        }
+        if (start) {
+                memmove(ls->pending.data, ls->pending.data + start, ls->pending.len - start);
+                ls->pending.len -= start;
+                ls->pending.data[ls->pending.len] = 0;
+        }
+}
+
+static bool pid_alive(pid_t pid)
+{
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* ---- terminal ---- */
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void tty_raw(int fd)
+{
+        struct termios t;
+        if (!isatty(fd) || tcgetattr(fd, &t) < 0)
+                return;
+        saved_tio = t;
+        tio_saved = true;
+        cfmakeraw(&t);
+        t.c_oflag |= OPOST; /* keep \n -> \r\n on output as docker does */
+        tcsetattr(fd, TCSANOW, &t);
+}
+
+static void tty_restore(int fd)
+{
+        if (tio_saved)
+                tcsetattr(fd, TCSANOW, &saved_tio);
+        tio_saved = false;
+}
+
+static void copy_winsize(int from, int to)
+{
+        struct winsize ws;
+        if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+                ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/* Receive the pty master a runtime sends over the console socket. */
+static int recv_fd(int sock)
+{
+        char buf[256];
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                              .msg_controllen = sizeof(cbuf) };
+        ssize_t n;
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+                        return fd;
+                }
+        return -EBADMSG;
+}
+
+/* A listening console socket at path. */
+static int console_listen(const char *path, struct kiln_error *err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return kiln_err(err, -ENAMETOOLONG, "console socket path too long: %s", path);
+        strcpy(sa.sun_path, path);
+        unlink(path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return kiln_err(err, -errno, "console socket: %s", strerror(errno));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+                int r = -errno;
+                close(fd);
+                return kiln_err(err, r, "console socket %s: %s", path, strerror(-r));
+        }
+        return fd;
+}
+
+static int console_accept(int lfd, struct kiln_error *err)
+{
+        struct pollfd p = { lfd, POLLIN, 0 };
+        if (poll(&p, 1, 10000) <= 0)
+                return kiln_err(err, -ETIMEDOUT, "no terminal from the runtime");
+        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+                return kiln_err(err, -errno, "console socket: %s", strerror(errno));
+        int m = recv_fd(c);
+        close(c);
+        if (m < 0)
+                return kiln_err(err, m, "console socket: no terminal received: %s", kiln_strerror(m));
+        return m;
+}
+
+/*
+ * The I/O loop: output fds (pipes, or the pty master) to the log and, when
+ * attached, to our stdout/stderr; our stdin to the pty (tty) — plain stdin
+ * goes to the container directly. Returns when the init has exited and its
+ * output is drained. Forwards proxied signals to the init.
+ */
+struct io_ctx {
+        int out_fd, err_fd;   /* read ends; err_fd -1 with a tty */
+        int master;           /* pty master or -1 */
+        int in_fd;            /* our stdin to copy to the master, or -1 */
+        int log_fd;
+        bool attach;
+        pid_t pid;            /* container init (our child) */
+        int wstatus;
+};
+
+static void io_loop(struct io_ctx *io)
+{
+        sigset_t mask;
+        sigemptyset(&mask);
+        int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
+                sigaddset(&mask, proxied[i]);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+        struct log_stream lout = { "stdout", KILN_BUF_INIT }, lerr = { "stderr", KILN_BUF_INIT };
+        int fds[2] = { io->master >= 0 ? io->master : io->out_fd, io->master >= 0 ? -1 : io->err_fd };
+        bool exited = false;
+        int64_t drain_deadline = 0;
+        char buf[65536];
+        for (;;) {
+                struct pollfd p[4];
+                int n = 0, idx_out = -1, idx_err = -1, idx_sig = -1, idx_in = -1;
+                if (fds[0] >= 0) {
+                        idx_out = n;
+                        p[n++] = (struct pollfd){ fds[0], POLLIN, 0 };
+                }
+                if (fds[1] >= 0) {
+                        idx_err = n;
+                        p[n++] = (struct pollfd){ fds[1], POLLIN, 0 };
+                }
+                if (sfd >= 0) {
+                        idx_sig = n;
+                        p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+                }
+                if (io->in_fd >= 0 && io->master >= 0 && !exited) {
+                        idx_in = n;
+                        p[n++] = (struct pollfd){ io->in_fd, POLLIN, 0 };
+                }
+                if (exited && fds[0] < 0 && fds[1] < 0)
+                        break;
+                int timeout = -1;
+                if (exited) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+                        if (!drain_deadline)
+                                drain_deadline = now + 2000;
+                        if (now >= drain_deadline)
+                                break;
+                        timeout = (int)(drain_deadline - now);
+                } else if (sfd < 0) {
+                        timeout = 100;
+                }
+                int k = poll(p, (nfds_t)n, timeout);
+                if (k < 0 && errno != EINTR)
+                        break;
+                for (int s = 0; s < 2; s++) {
+                        int idx = s == 0 ? idx_out : idx_err;
+                        if (idx < 0 || !(p[idx].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        ssize_t r = read(fds[s], buf, sizeof(buf));
+                        if (r <= 0) {
+                                if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                                        continue;
+                                /* EOF, or EIO from a pty whose slave closed */
+                                close(fds[s]);
+                                fds[s] = -1;
+                                if (s == 0 && io->master >= 0)
+                                        io->master = -1;
+                                continue;
+                        }
+                        log_write(io->log_fd, s == 0 ? &lout : &lerr, buf, (size_t)r, false);
+                        if (io->attach)
+                                (void)kiln_fs_write_all(s == 0 ? STDOUT_FILENO : STDERR_FILENO, buf,
+                                                        (size_t)r);
+                }
+                if (idx_in >= 0 && (p[idx_in].revents & (POLLIN | POLLHUP))) {
+                        ssize_t r = read(io->in_fd, buf, sizeof(buf));
+                        if (r > 0)
+                                (void)kiln_fs_write_all(io->master, buf, (size_t)r);
+                        else if (r == 0)
+                                io->in_fd = -1; /* stdin closed: send EOF? keep the tty open */
+                }
+                if (idx_sig >= 0 && (p[idx_sig].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                int sig = (int)si.ssi_signo;
+                                if (sig == SIGCHLD)
+                                        continue;
+                                if (sig == SIGWINCH) {
+                                        if (io->master >= 0)
+                                                copy_winsize(STDIN_FILENO, io->master);
+                                        continue;
+                                }
+                                if (!exited)
+                                        kill(io->pid, sig);
+                        }
+                }
+                if (!exited) {
+                        int ws;
+                        pid_t w = waitpid(io->pid, &ws, WNOHANG);
+                        if (w == io->pid) {
+                                io->wstatus = ws;
+                                exited = true;
+                        } else if (w < 0 && errno == ECHILD &&
+                                   ((fds[0] < 0 && fds[1] < 0) || !pid_alive(io->pid))) {
+                                /* not our child (an exec): done when its terminal closed */
+                                io->wstatus = 0;
+                                exited = true;
+                                io->pid = 0;
+                        }
+                }
+        }
+        if (!exited && io->pid > 0) {
+                while (waitpid(io->pid, &io->wstatus, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        log_write(io->log_fd, &lout, "", 0, true);
+        log_write(io->log_fd, &lerr, "", 0, true);
+        kiln_buf_free(&lout.pending);
+        kiln_buf_free(&lerr.pending);
+        for (int s = 0; s < 2; s++)
+                if (fds[s] >= 0)
+                        close(fds[s]);
+        if (sfd >= 0)
+                close(sfd);
+        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+}
+
+/* ---- records ---- */
+
+static int load(struct kiln_store *s, const char *what, char **ret_id, json_t **ret_doc,
+                struct kiln_error *err)
+{
+        return kiln_store_container_get(s, what, ret_id, ret_doc, err);
+}
+
+static int save(struct kiln_store *s, json_t *doc, struct kiln_error *err)
+{
+        struct kiln_digest image;
+        if (kiln_digest_parse(json_string_value(json_object_get(doc, "ImageManifest")), &image, err) < 0)
+                return -KILN_ECORRUPT;
+        return kiln_store_container_put(s, json_string_value(json_object_get(doc, "Id")),
+                                        json_string_value(json_object_get(doc, "Name")), &image, doc,
+                                        err);
+}
+
+static json_t *state_of(json_t *doc)
+{
+        return json_object_get(doc, "State");
+}
+
+
+/* OOM kills in the container's cgroup, before the runtime removes it. */
+static bool oom_killed(json_t *doc)
+{
+        const char *cg = json_string_value(json_object_get(doc, "CgroupsPath"));
+        if (!cg)
+                return false;
+        _cleanup_(kiln_cgroup_freep) struct kiln_cgroup *c = NULL;
+        if (kiln_cgroup_open(cg, &c, NULL) < 0)
+                return false;
+        struct kiln_cgroup_stats st;
+        if (kiln_cgroup_stats(c, &st) < 0)
+                return false;
+        return st.oom_kills > 0;
+}
+
+static void remove_files(struct kiln_store *s, json_t *doc)
+{
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        ctr_unmount_rootfs(doc);
+        kiln_fs_rm_rf_at(kiln_store_containers_fd(s), id);
+}
+
+/* What the monitor does once the init has exited. */
+static void finish(struct kiln_store *s, json_t *doc, int wstatus, bool oom)
+{
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        kiln_rt_delete(sr, id, true, NULL);
+        ctr_unmount_rootfs(doc);
+        json_t *st = state_of(doc);
+        char now[64];
+        ctr_now_rfc3339(now, sizeof(now));
+        int code = kiln_wait_status_to_exit(wstatus);
+        json_object_set_new(st, "Status", json_string("exited"));
+        json_object_set_new(st, "Running", json_false());
+        json_object_set_new(st, "Pid", json_integer(0));
+        json_object_set_new(st, "ExitCode", json_integer(code));
+        json_object_set_new(st, "OOMKilled", json_boolean(oom));
+        json_object_set_new(st, "FinishedAt", json_string(now));
+        json_object_del(st, "MonitorPid");
+        if (json_is_true(json_object_get(json_object_get(doc, "HostConfig"), "AutoRemove"))) {
+                remove_files(s, doc);
+                kiln_store_container_delete(s, id, NULL);
+        } else {
+                struct kiln_error e = { 0 };
+                if (save(s, doc, &e) < 0)
+                        kiln_warn("container %.12s: cannot record the exit: %s", id, e.msg);
+        }
+}
+
+/*
+ * Run the container under this process. report_fd (detached) gets "ok\n"
+ * or "error: ...\n" once the process started (or failed to).
+ */
+static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report_fd,
+                   int *ret_status, struct kiln_error *err)
+{
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        bool attach = flags & KILN_START_ATTACH;
+        bool tty = json_is_true(json_object_get(json_object_get(doc, "Config"), "Tty"));
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        _cleanup_free_ char *dir = ctr_dir(s, id);
+        int r = ctr_mount_rootfs(s, doc, err);
+        if (r < 0)
+                return r;
+        kiln_store_release_lock(s);
+        kiln_fs_mkdir_p(AT_FDCWD, sr, 0700);
+        kiln_rt_delete(sr, id, true, NULL); /* state from an earlier run */
+
+        _cleanup_free_ char *logpath = kiln_xasprintf("%s/ctr.log", dir);
+        _cleanup_close_ int log_fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        struct kiln_rt_create_opts co = KILN_RT_CREATE_OPTS_INIT;
+        _cleanup_free_ char *bundle = kiln_xasprintf("%s/bundle", dir);
+        co.bundle = bundle;
+        int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        _cleanup_close_ int lsock = -1, nullfd = -1;
+        _cleanup_free_ char *sock = NULL;
+        if (tty) {
+                sock = kiln_xasprintf("%s/%.12s.console", sr, id);
+                lsock = console_listen(sock, err);
+                if (lsock < 0)
+                        return lsock;
+                co.console_socket = sock;
+        } else {
+                if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+                        return kiln_err(err, -errno, "pipe: %s", strerror(errno));
+                co.stdout_fd = outp[1];
+                co.stderr_fd = errp[1];
+                if (flags & KILN_START_STDIN) {
+                        co.stdin_fd = STDIN_FILENO;
+                } else {
+                        nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        co.stdin_fd = nullfd;
+                }
+        }
+        pid_t pid = 0;
+        r = kiln_rt_create(sr, id, &co, &pid, err);
+        if (outp[1] >= 0)
+                close(outp[1]);
+        if (errp[1] >= 0)
+                close(errp[1]);
+        if (r < 0) {
+                if (outp[0] >= 0)
+                        close(outp[0]);
+                if (errp[0] >= 0)
+                        close(errp[0]);
+                if (sock)
+                        unlink(sock);
+                json_object_set_new(state_of(doc), "Error", json_string(err ? err->msg : "create failed"));
+                save(s, doc, NULL);
+                return r;
+        }
+        int master = -1;
+        if (tty) {
+                master = console_accept(lsock, err);
+                unlink(sock);
+                if (master < 0) {
+                        kiln_rt_delete(sr, id, true, NULL);
+                        return master;
+                }
+                if (attach)
+                        copy_winsize(STDIN_FILENO, master);
+        }
+        char now[64];
+        ctr_now_rfc3339(now, sizeof(now));
+        json_t *st = state_of(doc);
+        json_object_set_new(st, "Status", json_string("running"));
+        json_object_set_new(st, "Running", json_true());
+        json_object_set_new(st, "Pid", json_integer(pid));
+        json_object_set_new(st, "MonitorPid", json_integer(getpid()));
+        json_object_set_new(st, "StartedAt", json_string(now));
+        json_object_set_new(st, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
+        json_object_set_new(st, "OOMKilled", json_false());
+        json_object_set_new(st, "Error", json_string(""));
+        json_object_set_new(doc, "LogPath", json_string(logpath));
+        r = save(s, doc, err);
+        if (r >= 0)
+                r = kiln_rt_start(sr, id, err);
+        if (r < 0) {
+                kiln_rt_delete(sr, id, true, NULL);
+                json_object_set_new(st, "Status", json_string("exited"));
+                json_object_set_new(st, "Running", json_false());
+                json_object_set_new(st, "ExitCode", json_integer(125));
+                json_object_set_new(st, "Error", json_string(err ? err->msg : "start failed"));
+                save(s, doc, NULL);
+                return r;
+        }
+        if (report_fd >= 0) {
+                (void)kiln_fs_write_all(report_fd, "ok\n", 3);
+                close(report_fd);
+        }
+        struct io_ctx io = {
+                .out_fd = tty ? -1 : outp[0],
+                .err_fd = tty ? -1 : errp[0],
+                .master = master,
+                .in_fd = tty && attach && (flags & KILN_START_STDIN) ? STDIN_FILENO : -1,
+                .log_fd = log_fd,
+                .attach = attach,
+                .pid = pid,
+        };
+        if (io.in_fd >= 0)
+                tty_raw(STDIN_FILENO);
+        io_loop(&io);
+        if (io.in_fd >= 0 || tio_saved)
+                tty_restore(STDIN_FILENO);
+        bool oom = oom_killed(doc);
+        /* another process may have changed the record (rename): reload */
+        json_t *fresh = NULL;
+        if (kiln_store_container_get(s, id, NULL, &fresh, NULL) == 0) {
+                json_object_set(fresh, "State", st);
+                doc = fresh;
+        } else {
+                json_incref(doc);
+        }
+        if (ret_status)
+                *ret_status = kiln_wait_status_to_exit(io.wstatus);
+        finish(s, doc, io.wstatus, oom);
+        json_decref(doc);
+        return 0;
+}
+
+int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags, int *ret_status,
+                         struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc = NULL;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        json_t *st = state_of(doc);
+        if (json_is_true(json_object_get(st, "Running")) &&
+            pid_alive((pid_t)json_integer_value(json_object_get(st, "Pid")))) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is already running", what);
+        }
+        if (flags & KILN_START_ATTACH) {
+                r = monitor(s, doc, flags, -1, ret_status, err);
+                json_decref(doc);
+                return r;
+        }
+        /* detached: a monitor process of its own, reparented to init */
+        int rep[2];
+        if (pipe2(rep, O_CLOEXEC) < 0) {
+                json_decref(doc);
+                return kiln_err(err, -errno, "pipe: %s", strerror(errno));
+        }
+        fflush(NULL);
+        kiln_store_db_suspend(s); /* no SQLite connection may cross the fork */
+        pid_t child = fork();
+        if (child < 0) {
+                int e = errno;
+                kiln_store_db_resume(s, NULL);
+                json_decref(doc);
+                return kiln_err(err, -e, "fork: %s", strerror(e));
+        }
+        if (child == 0) {
+                close(rep[0]);
+                setsid();
+                pid_t g = fork();
+                if (g != 0)
+                        _exit(g < 0 ? 1 : 0);
+                /* the monitor */
+                /* the monitor's own warnings go to monitor.log beside the container's log */
+                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                _cleanup_free_ char *mdir = ctr_dir(s, json_string_value(json_object_get(doc, "Id")));
+                _cleanup_free_ char *mlog = kiln_xasprintf("%s/monitor.log", mdir);
+                int lfd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (nul >= 0) {
+                        dup2(nul, 0);
+                        dup2(nul, 1);
+                        dup2(lfd >= 0 ? lfd : nul, 2);
+                }
+                prctl(PR_SET_NAME, "kiln-monitor");
+                _cleanup_free_ char *root = kiln_xstrdup(kiln_store_root(s));
+                kiln_store_forget_after_fork(s);
+                struct kiln_store *ms = NULL;
+                struct kiln_error merr = { 0 };
+                if (kiln_store_open(root, 0, &ms, &merr) < 0) {
+                        dprintf(rep[1], "error: %s\n", merr.msg);
+                        _exit(1);
+                }
+                int mr = monitor(ms, doc, flags & ~KILN_START_ATTACH, rep[1], NULL, &merr);
+                if (mr < 0)
+                        dprintf(rep[1], "error: %s\n", merr.msg);
+                kiln_store_close(ms);
+                _exit(mr < 0 ? 1 : 0);
+        }
+        close(rep[1]);
+        json_decref(doc);
+        r = kiln_store_db_resume(s, err);
+        if (r < 0) {
+                close(rep[0]);
+                return r;
+        }
+        int ws;
+        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+                ;
+        char msg[KILN_ERROR_MAX + 16] = "";
+        ssize_t n = kiln_fs_read_full(rep[0], msg, sizeof(msg) - 1);
+        close(rep[0]);
+        msg[n > 0 ? n : 0] = 0;
+        if (kiln_startswith(msg, "ok"))
+                return 0;
+        char *nl = strchr(msg, '\n');
+        if (nl)
+                *nl = 0;
+        return kiln_err(err, -EIO, "%s", kiln_startswith(msg, "error: ") ? msg + 7
+                                         : msg[0] ? msg
+                                                  : "the container monitor failed");
+}
+
+/* Refresh a record's State from the runtime: a container whose monitor is
+ * gone and whose init is gone is finished here. */
+static void refresh(struct kiln_store *s, json_t *doc)
+{
+        json_t *st = state_of(doc);
+        if (!json_is_true(json_object_get(st, "Running")))
+                return;
+        pid_t mon = (pid_t)json_integer_value(json_object_get(st, "MonitorPid"));
+        pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
+        if (pid_alive(mon) || pid_alive(pid))
+                return;
+        /* neither the monitor nor the process exists: record what we know */
+        json_object_set_new(st, "Error", json_string("the container monitor exited unexpectedly"));
+        json_incref(doc);
+        finish(s, doc, 255 << 8, false);
+        json_decref(doc);
+}
+
+int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,
+                           struct kiln_error *err)
+{
+        json_t *doc;
+        int r = load(s, what, NULL, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        *ret = doc;
+        return 0;
+}
+
+int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err)
+{
+        json_t *arr;
+        int r = kiln_store_container_list(s, &arr, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *d;
+        json_array_foreach(arr, i, d) refresh(s, d);
+        *ret = arr;
+        return 0;
+}
+
+char *kiln_container_log_path(struct kiln_store *s, const char *id)
+{
+        _cleanup_free_ char *dir = ctr_dir(s, id);
+        return kiln_xasprintf("%s/ctr.log", dir);
+}
+
+static bool running(struct kiln_store *s, const char *id)
+{
+        json_t *doc;
+        if (load(s, id, NULL, &doc, NULL) < 0)
+                return false;
+        refresh(s, doc);
+        bool r = json_is_true(json_object_get(state_of(doc), "Running"));
+        json_decref(doc);
+        return r;
+}
+
+int kiln_container_kill(struct kiln_store *s, const char *what, int sig, struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        bool run = json_is_true(json_object_get(state_of(doc), "Running"));
+        json_decref(doc);
+        if (!run)
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is not running", what);
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        return kiln_rt_kill(sr, id, sig, false, err);
+}
+
+int kiln_container_wait(struct kiln_store *s, const char *what, int *ret_status,
+                        struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        json_decref(doc);
+        while (running(s, id))
+                usleep(20000);
+        r = load(s, id, NULL, &doc, err);
+        if (r == -KILN_ENOTFOUND) {
+                /* removed on exit (--rm) */
+                if (ret_status)
+                        *ret_status = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (ret_status)
+                *ret_status = (int)json_integer_value(json_object_get(state_of(doc), "ExitCode"));
+        json_decref(doc);
+        return 0;
+}
+
+int kiln_container_stop(struct kiln_store *s, const char *what, int timeout, struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        json_t *cfg = json_object_get(doc, "Config");
+        if (timeout < 0)
+                timeout = (int)json_integer_value(json_object_get(cfg, "StopTimeout"));
+        const char *signame = json_string_value(json_object_get(cfg, "StopSignal"));
+        bool run = json_is_true(json_object_get(state_of(doc), "Running"));
+        json_decref(doc);
+        if (!run)
+                return 0;
+        int sig = signame ? kiln_signal_parse(signame) : SIGTERM;
+        if (sig <= 0)
+                sig = SIGTERM;
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        kiln_rt_kill(sr, id, sig, false, NULL);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (running(s, id)) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec >= timeout) {
+                        kiln_rt_kill(sr, id, SIGKILL, true, NULL);
+                        break;
+                }
+                usleep(20000);
+        }
+        while (running(s, id))
+                usleep(20000);
+        return 0;
+}
+
+int kiln_container_remove(struct kiln_store *s, const char *what, bool force,
+                          struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        if (json_is_true(json_object_get(state_of(doc), "Running"))) {
+                if (!force) {
+                        json_decref(doc);
+                        return kiln_err(err, -KILN_EINUSE,
+                                        "cannot remove container %s: container is running: stop the "
+                                        "container before removing or force remove",
+                                        what);
+                }
+                _cleanup_free_ char *sr = kiln_container_state_root();
+                kiln_rt_kill(sr, id, SIGKILL, true, NULL);
+                while (running(s, id))
+                        usleep(20000);
+                json_decref(doc);
+                if (load(s, id, NULL, &doc, NULL) < 0)
+                        return 0; /* --rm removed it */
+        }
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        kiln_rt_delete(sr, id, true, NULL);
+        remove_files(s, doc);
+        json_decref(doc);
+        return kiln_store_container_delete(s, id, err);
+}
+
+int kiln_container_exec(struct kiln_store *s, const char *what,
+                        const struct kiln_container_exec_opts *opts, int *ret_status,
+                        struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        bool run = json_is_true(json_object_get(state_of(doc), "Running"));
+        if (!run) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is not running", what);
+        }
+        if (!opts->args || !opts->args[0]) {
+                json_decref(doc);
+                return kiln_err(err, -EINVAL, "exec: no command given");
+        }
+        /* the process: the container's own, with the exec's args, user, env, cwd */
+        _cleanup_free_ char *dir = ctr_dir(s, id);
+        _cleanup_free_ char *cfgpath = kiln_xasprintf("%s/bundle/config.json", dir);
+        json_error_t je;
+        json_t *spec = json_load_file(cfgpath, 0, &je);
+        if (!spec) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECORRUPT, "container %.12s: config.json: %s", id, je.text);
+        }
+        json_t *proc = json_deep_copy(json_object_get(spec, "process"));
+        json_t *env = json_object_get(proc, "env");
+        for (size_t i = 0; opts->env && opts->env[i]; i++) {
+                const char *eq = strchr(opts->env[i], '=');
+                size_t kl = eq ? (size_t)(eq - opts->env[i]) : strlen(opts->env[i]);
+                size_t k;
+                json_t *e;
+                bool replaced = false;
+                json_array_foreach(env, k, e)
+                {
+                        const char *sv = json_string_value(e);
+                        if (sv && !strncmp(sv, opts->env[i], kl) && sv[kl] == '=') {
+                                json_array_set_new(env, k, json_string(opts->env[i]));
+                                replaced = true;
+                                break;
+                        }
+                }
+                if (!replaced)
+                        json_array_append_new(env, json_string(opts->env[i]));
+        }
+        json_t *args = json_array();
+        for (size_t i = 0; opts->args[i]; i++)
+                json_array_append_new(args, json_string(opts->args[i]));
+        json_object_set_new(proc, "args", args);
+        json_object_set_new(proc, "terminal", json_boolean(opts->tty));
+        if (opts->workdir)
+                json_object_set_new(proc, "cwd", json_string(opts->workdir));
+        if (opts->user) {
+                /* resolve the user the way run does, in the container's rootfs */
+                struct kiln_run_opts ro = { .id = id, .user = opts->user, .cmd = opts->args };
+                const char *rootfs = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
+                json_t *tmp = NULL;
+                char *const empty_ep[] = { NULL };
+                ro.entrypoint = empty_ep;
+                r = kiln_spec_generate(NULL, &ro, rootfs, &tmp, err);
+                if (r < 0) {
+                        json_decref(proc);
+                        json_decref(spec);
+                        json_decref(doc);
+                        return r;
+                }
+                json_object_set(proc, "user", json_object_get(json_object_get(tmp, "process"), "user"));
+                json_decref(tmp);
+        }
+        if (opts->privileged) {
+                json_t *all = json_array();
+                for (const char *const *c = kiln_spec_all_caps(); *c; c++)
+                        json_array_append_new(all, json_string(*c));
+                json_t *caps = json_object();
+                static const char *const sets[] = { "bounding", "effective", "permitted" };
+                for (size_t i = 0; i < 3; i++)
+                        json_object_set(caps, sets[i], all);
+                json_decref(all);
+                json_object_set_new(proc, "capabilities", caps);
+        }
+        json_decref(spec);
+        json_decref(doc);
+        _cleanup_free_ char *sr = kiln_container_state_root();
+        struct kiln_rt_exec_opts eo = { .process = proc, .stdin_fd = -1, .stdout_fd = -1,
+                                        .stderr_fd = -1, .detach = opts->detach };
+        _cleanup_close_ int nul = -1, lsock = -1;
+        _cleanup_free_ char *sock = NULL;
+        if (!opts->interactive && !opts->tty) {
+                nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                eo.stdin_fd = nul;
+        }
+        if (opts->tty) {
+                char rnd[16];
+                snprintf(rnd, sizeof(rnd), "%d", (int)getpid());
+                sock = kiln_xasprintf("%s/%.12s-exec-%s.console", sr, id, rnd);
+                lsock = console_listen(sock, err);
+                if (lsock < 0) {
+                        json_decref(proc);
+                        return lsock;
+                }
+                eo.console_socket = sock;
+                eo.detach = true; /* we wait ourselves, copying the terminal */
+                _cleanup_free_ char *pidf = kiln_xasprintf("%s.pid", sock);
+                eo.pid_file = pidf;
+                r = kiln_rt_exec(sr, id, &eo, NULL, err);
+                if (r < 0) {
+                        unlink(sock);
+                        json_decref(proc);
+                        return r;
+                }
+                int master = console_accept(lsock, err);
+                unlink(sock);
+                _cleanup_free_ char *pidtext = NULL;
+                size_t plen;
+                pid_t pid = 0;
+                if (kiln_fs_read_file(AT_FDCWD, pidf, 64, &pidtext, &plen) == 0)
+                        pid = (pid_t)atoi(pidtext);
+                unlink(pidf);
+                if (master < 0) {
+                        json_decref(proc);
+                        return master;
+                }
+                if (opts->detach) {
+                        close(master);
+                        json_decref(proc);
+                        return 0;
+                }
+                copy_winsize(STDIN_FILENO, master);
+                /* the exec'd process is not our child: watch it by pidfd-less polling */
+                struct io_ctx io = { .out_fd = -1, .err_fd = -1, .master = master,
+                                     .in_fd = opts->interactive ? STDIN_FILENO : -1, .log_fd = -1,
+                                     .attach = true, .pid = pid };
+                if (io.in_fd >= 0)
+                        tty_raw(STDIN_FILENO);
+                io_loop(&io);
+                tty_restore(STDIN_FILENO);
+                if (ret_status)
+                        *ret_status = 0;
+                json_decref(proc);
+                return 0;
+        }
+        r = kiln_rt_exec(sr, id, &eo, ret_status, err);
+        json_decref(proc);
+        return r;
+}
