@@ -235,6 +235,30 @@ static const struct cli_command commands[] = {
           "Usage:  kiln container prune [OPTIONS]\n\n"
           "Options:\n"
           "  -f, --force   Do not prompt for confirmation\n" },
+        { "commit", cmd_commit, "Create a new image from a container's changes",
+          "Usage:  kiln commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\n"
+          "The container's changes (its overlay upper dir) become a new layer on top\n"
+          "of its image; the config is the image's with what the container was run with.\n\n"
+          "Options:\n"
+          "  -a, --author string    Author\n"
+          "  -c, --change list      Apply Dockerfile instructions (as kiln import)\n"
+          "  -m, --message string   Commit message\n"
+          "  -p, --pause            Accepted for docker compatibility (no pause yet)\n" },
+        { "diff", cmd_diff, "Inspect changes to files on a container's filesystem",
+          "Usage:  kiln diff CONTAINER\n\n"
+          "One line per changed path: A added, C changed, D deleted.\n" },
+        { "export", cmd_export, "Export a container's filesystem as a tar archive",
+          "Usage:  kiln export [OPTIONS] CONTAINER\n\n"
+          "Options:\n"
+          "  -o, --output string   Write to a file instead of STDOUT\n" },
+        { "top", cmd_top, "Display the running processes of a container",
+          "Usage:  kiln top CONTAINER\n" },
+        { "stats", cmd_stats, "Display containers' resource usage",
+          "Usage:  kiln stats [OPTIONS] [CONTAINER...]\n\n"
+          "Figures from the container's cgroup. Only a snapshot (--no-stream) yet.\n\n"
+          "Options:\n"
+          "      --no-stream       Print one snapshot (the only mode yet)\n"
+          "      --format string   table or json\n" },
         { "runtime", cmd_runtime, "The OCI runtime (runc-compatible command line)",
           "Usage:  kiln runtime [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS\n\n"
           "An OCI runtime with runc's command line; also installed as kiln-runtime.\n"
@@ -585,7 +609,8 @@ int cmd_container(struct cli_ctx *ctx, int argc, char **argv)
                 "ls",    "ps",    "list",  "ps",   "create", "create", "exec",    "exec",
                 "kill",  "kill",  "logs",  "logs", "restart", "restart", "rm",   "rm",
                 "remove", "rm",   "run",   "run",  "start",  "start",  "stop",    "stop",
-                "wait",  "wait",  "inspect", "inspect", NULL,
+                "wait",  "wait",  "inspect", "inspect", "commit", "commit", "diff",  "diff",
+                "export", "export", "top",  "top",   "stats", "stats", NULL,
         };
         return run_group(ctx, "container", argc, argv, aliases);
 }

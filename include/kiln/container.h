@@ -95,5 +95,29 @@ int kiln_container_exec(struct kiln_store *s, const char *what,
                         const struct kiln_container_exec_opts *opts, int *ret_status,
                         struct kiln_error *err);
 
+/* ---- a container's changes ---- */
+
+/* The config object a commit starts from: the image's "config" with what
+ * the container was run with (Env, Cmd, Entrypoint, WorkingDir, User,
+ * Labels). The caller may edit it (--change) and pass it to commit. */
+int kiln_container_commit_config(struct kiln_store *s, const char *what, json_t **ret,
+                                 struct kiln_error *err);
+
+/* The container's changes (its overlay upper dir) become one new layer on
+ * top of its image's; names (full or short references) point at the new
+ * image. *ret_id (may be NULL) gets the new image ID. */
+int kiln_container_commit(struct kiln_store *s, const char *what, json_t *config,
+                          const char *message, const char *author, const char *const *names,
+                          size_t n_names, char **ret_id, struct kiln_error *err);
+
+/* Changed paths: an array of {"Path": "/etc/x", "Kind": 0 changed | 1 added | 2 deleted}
+ * in directory order (docker diff's C/A/D). */
+int kiln_container_diff(struct kiln_store *s, const char *what, json_t **ret,
+                        struct kiln_error *err);
+
+/* The container's whole filesystem as an uncompressed tar to out_fd. */
+int kiln_container_export(struct kiln_store *s, const char *what, int out_fd,
+                          struct kiln_error *err);
+
 /* The runtime state root kiln uses for its own containers. */
 char *kiln_container_state_root(void);
