@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 bench/layer.sh "$BUILD/cli/kiln"
+bench/run.sh "$BUILD/cli/kiln"

@@ -729,7 +729,7 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
                                 created, sizeof(created));
                 json_t *o = json_object();
                 json_object_set_new(o, "Id", json_string(id));
-                json_object_set(o, "Names", json_pack("[O]", json_object_get(d, "Name")));
+                json_object_set_new(o, "Names", json_pack("[O]", json_object_get(d, "Name")));
                 json_object_set(o, "Image", json_object_get(d, "ImageName"));
                 json_object_set(o, "ImageID", json_object_get(d, "Image"));
                 json_object_set_new(o, "Command", json_string(cmdline.data ? cmdline.data : ""));

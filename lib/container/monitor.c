@@ -564,8 +564,17 @@ int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                         dup2(lfd >= 0 ? lfd : nul, 2);
                 }
                 prctl(PR_SET_NAME, "kiln-monitor");
+                /* keep nothing of the caller's but the report pipe: an inherited
+                 * pipe would keep whoever reads the caller's output waiting */
+                if (rep[1] != 3) {
+                        if (dup2(rep[1], 3) < 0)
+                                _exit(1);
+                        rep[1] = 3;
+                }
+                fcntl(3, F_SETFD, FD_CLOEXEC);
+                close_range(4, ~0U, 0);
                 _cleanup_free_ char *root = kiln_xstrdup(kiln_store_root(s));
-                kiln_store_forget_after_fork(s);
+                /* the handle's fds are gone with close_range; nothing to close */
                 struct kiln_store *ms = NULL;
                 struct kiln_error merr = { 0 };
                 if (kiln_store_open(root, 0, &ms, &merr) < 0) {
@@ -716,13 +725,13 @@ int kiln_container_stop(struct kiln_store *s, const char *what, int timeout, str
         if (timeout < 0)
                 timeout = (int)json_integer_value(json_object_get(cfg, "StopTimeout"));
         const char *signame = json_string_value(json_object_get(cfg, "StopSignal"));
-        bool run = json_is_true(json_object_get(state_of(doc), "Running"));
-        json_decref(doc);
-        if (!run)
-                return 0;
         int sig = signame ? kiln_signal_parse(signame) : SIGTERM;
         if (sig <= 0)
                 sig = SIGTERM;
+        bool run = json_is_true(json_object_get(state_of(doc), "Running"));
+        json_decref(doc); /* signame pointed into it */
+        if (!run)
+                return 0;
         _cleanup_free_ char *sr = kiln_container_state_root();
         kiln_rt_kill(sr, id, sig, false, NULL);
         struct timespec t0, t;
