@@ -17,6 +17,15 @@
 int kiln_fs_write_atomic(int dirfd, const char *name, const void *data,
                          size_t len, mode_t mode);
 
+/*
+ * Like kiln_fs_write_atomic without the fsyncs: a reader sees the old
+ * content or the new one, and a crash of the process changes nothing, but
+ * a power loss may lose the new content. For transient state (runtime
+ * state files, a container's generated files), not for the store.
+ */
+int kiln_fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
+                          mode_t mode);
+
 /* mkdir -p of path (relative to dirfd, or absolute). Existing dirs are fine. */
 int kiln_fs_mkdir_p(int dirfd, const char *path, mode_t mode);
 

@@ -51,8 +51,23 @@ int kiln_fs_fsync_dir_at(int dirfd, const char *path)
         return 0;
 }
 
+static int write_via_temp(int dirfd, const char *name, const void *data, size_t len,
+                          mode_t mode, bool durable);
+
 int kiln_fs_write_atomic(int dirfd, const char *name, const void *data,
                          size_t len, mode_t mode)
+{
+        return write_via_temp(dirfd, name, data, len, mode, true);
+}
+
+int kiln_fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
+                          mode_t mode)
+{
+        return write_via_temp(dirfd, name, data, len, mode, false);
+}
+
+static int write_via_temp(int dirfd, const char *name, const void *data, size_t len,
+                          mode_t mode, bool durable)
 {
         /* temp name in the same directory as name */
         const char *slash = strrchr(name, '/');
@@ -67,7 +82,7 @@ int kiln_fs_write_atomic(int dirfd, const char *name, const void *data,
         int r = kiln_fs_write_all(fd, data, len);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = -errno;
@@ -75,7 +90,7 @@ int kiln_fs_write_atomic(int dirfd, const char *name, const void *data,
                 unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        return kiln_fs_fsync_dir_at(dirfd, dir[0] ? dir : ".");
+        return durable ? kiln_fs_fsync_dir_at(dirfd, dir[0] ? dir : ".") : 0;
 }
 
 int kiln_fs_mkdir_p(int dirfd, const char *path, mode_t mode)

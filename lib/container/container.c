@@ -209,7 +209,7 @@ static int write_file(const char *dir, const char *name, const char *content,
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return kiln_err(err, -errno, "%s: %s", dir, strerror(errno));
-        int r = kiln_fs_write_atomic(dfd, name, content, strlen(content), 0644);
+        int r = kiln_fs_write_replace(dfd, name, content, strlen(content), 0644);
         if (r < 0)
                 return kiln_err(err, r, "%s/%s: %s", dir, name, kiln_strerror(r));
         return 0;
@@ -463,7 +463,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 size_t slen;
                 _cleanup_free_ char *text = kiln_json_dump(spec, &slen);
                 _cleanup_close_ int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = bfd < 0 ? -errno : kiln_fs_write_atomic(bfd, "config.json", text, slen, 0600);
+                r = bfd < 0 ? -errno : kiln_fs_write_replace(bfd, "config.json", text, slen, 0600);
                 if (r < 0) {
                         json_decref(spec);
                         kiln_err(err, r, "container %.12s: write config.json: %s", id, kiln_strerror(r));

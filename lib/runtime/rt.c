@@ -944,9 +944,9 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         json_object_set_new(st, "annotations", json_is_object(ann) ? json_deep_copy(ann) : json_object());
         char *st_str = json_dumps(st, JSON_INDENT(2));
         json_decref(st);
-        r = kiln_fs_write_atomic(dirfd, CONFIG_COPY, cfg_data, cfg_len, 0600);
+        r = kiln_fs_write_replace(dirfd, CONFIG_COPY, cfg_data, cfg_len, 0600);
         if (r == 0)
-                r = kiln_fs_write_atomic(dirfd, STATE_FILE, st_str, strlen(st_str), 0600);
+                r = kiln_fs_write_replace(dirfd, STATE_FILE, st_str, strlen(st_str), 0600);
         free(st_str);
         if (r < 0) {
                 if (master >= 0)

@@ -3,6 +3,9 @@
 #include <string.h>
 #include "store-internal.h"
 
+static int container_put(struct kiln_store *s, const char *id, const char *name,
+                         const struct kiln_digest *image, json_t *doc, struct kiln_error *err);
+
 static bool is_hex_prefix(const char *s)
 {
         size_t n = strlen(s);
@@ -17,6 +20,18 @@ static bool is_hex_prefix(const char *s)
 int kiln_store_container_put(struct kiln_store *s, const char *id, const char *name,
                              const struct kiln_digest *image, json_t *doc,
                              struct kiln_error *err)
+{
+        /* a container's record changes at every start and stop: in WAL mode
+         * NORMAL keeps it consistent through any crash, and a power loss can
+         * at worst bring back the previous state of a container */
+        sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        int r = container_put(s, id, name, image, doc, err);
+        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        return r;
+}
+
+static int container_put(struct kiln_store *s, const char *id, const char *name,
+                         const struct kiln_digest *image, json_t *doc, struct kiln_error *err)
 {
         int r = store_begin(s, err);
         if (r < 0)
