@@ -26,6 +26,9 @@ step "$KILN" tag busybox:demo kiln.local/base/busybox:1
 step "$KILN" images
 step "$KILN" inspect --format 'ID {{.Id}}  layers {{json .RootFS.Layers}}  cmd {{json .Config.Cmd}}' busybox:demo
 step "$KILN" history busybox:demo
+if [ "$(id -u)" -eq 0 ]; then
+	step "$KILN" run --rm busybox:demo sh -c 'echo "hello from a kiln container: $(hostname), pid $$, $(id -un)"'
+fi
 step "$KILN" system df
 step "$KILN" fsck
 echo
