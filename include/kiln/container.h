@@ -5,7 +5,7 @@
  *   ROOT/containers/<id>/upper, work   the overlay's own layers
  *   ROOT/containers/<id>/rootfs        the overlay mount (lowerdirs: the
  *                                      image's unpacked layers in the store)
- *   ROOT/containers/<id>/bundle        config.json for the runtime
+ *   ROOT/containers/<id>/config.json   the runtime spec (the directory is the bundle)
  *   ROOT/containers/<id>/hostname, hosts, resolv.conf
  *   ROOT/containers/<id>/ctr.log       the log: one JSON object a line,
  *                                      docker's json-file format

@@ -309,7 +309,8 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         _cleanup_free_ char *upper = kiln_xasprintf("%s/upper", dir);
         _cleanup_free_ char *work = kiln_xasprintf("%s/work", dir);
         _cleanup_free_ char *merged = kiln_xasprintf("%s/rootfs", dir);
-        _cleanup_free_ char *bundle = kiln_xasprintf("%s/bundle", dir);
+        /* the container directory is the bundle: root.path (rootfs/) must be inside it */
+        _cleanup_free_ char *bundle = kiln_xstrdup(dir);
         char created[64];
         ctr_now_rfc3339(created, sizeof(created));
         _cleanup_free_ char *lower = NULL, *resolv = NULL, *hosts = NULL, *hostname_file = NULL;
@@ -343,7 +344,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 r = kiln_err(err, -errno, "container %.12s: %s", id, strerror(errno));
                 goto fail;
         }
-        for (const char *const *sub = (const char *const[]){ "upper", "work", "rootfs", "bundle", NULL };
+        for (const char *const *sub = (const char *const[]){ "upper", "work", "rootfs", NULL };
              *sub; sub++) {
                 _cleanup_free_ char *p = kiln_xasprintf("%s/%s", id, *sub);
                 if (mkdirat(cfd, p, 0755) < 0) {

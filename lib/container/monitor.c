@@ -403,7 +403,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         _cleanup_free_ char *logpath = kiln_xasprintf("%s/ctr.log", dir);
         _cleanup_close_ int log_fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         struct kiln_rt_create_opts co = KILN_RT_CREATE_OPTS_INIT;
-        _cleanup_free_ char *bundle = kiln_xasprintf("%s/bundle", dir);
+        _cleanup_free_ char *bundle = kiln_xstrdup(dir);
         co.bundle = bundle;
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
         _cleanup_close_ int lsock = -1, nullfd = -1;
@@ -802,7 +802,7 @@ int kiln_container_exec(struct kiln_store *s, const char *what,
         }
         /* the process: the container's own, with the exec's args, user, env, cwd */
         _cleanup_free_ char *dir = ctr_dir(s, id);
-        _cleanup_free_ char *cfgpath = kiln_xasprintf("%s/bundle/config.json", dir);
+        _cleanup_free_ char *cfgpath = kiln_xasprintf("%s/config.json", dir);
         json_error_t je;
         json_t *spec = json_load_file(cfgpath, 0, &je);
         if (!spec) {

@@ -691,9 +691,9 @@ static json_t *dev_rule(bool allow, const char *type, int64_t major, int64_t min
         json_object_set_new(d, "allow", json_boolean(allow));
         if (type)
                 json_object_set_new(d, "type", json_string(type));
-        if (major != -2)
+        if (major >= 0) /* an absent number is the wildcard; -1 is not valid JSON for runtimes */
                 json_object_set_new(d, "major", json_integer(major));
-        if (minor != -2)
+        if (minor >= 0)
                 json_object_set_new(d, "minor", json_integer(minor));
         json_object_set_new(d, "access", json_string(access));
         return d;
