@@ -99,6 +99,13 @@ int cmd_wait(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_container(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv);
+/* cli/cmd_volume.c */
+int cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv);
 /* cli/cmd_ctrmisc.c */
 int cmd_commit(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(struct cli_ctx *ctx, int argc, char **argv);
@@ -108,3 +115,5 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --change handling shared by import (and later commit) */
 int cli_apply_change(json_t *config, const char *change, struct kiln_error *err);
+/* cli/cmd_cp.c */
+int cmd_cp(struct cli_ctx *ctx, int argc, char **argv);

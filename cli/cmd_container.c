@@ -132,7 +132,7 @@ static void mounts_free(struct mounts *ms)
         free(ms->m);
 }
 
-/* -v HOST:CTR[:ro|rw] */
+/* -v HOST:CTR[:ro|rw], -v NAME:CTR[:ro] (a named volume), -v CTR (an anonymous one) */
 static int parse_volume(struct mounts *ms, const char *spec)
 {
         _cleanup_free_ char *s = kiln_xstrdup(spec);
@@ -141,11 +141,15 @@ static int parse_volume(struct mounts *ms, const char *spec)
         char *save = NULL;
         for (char *p = strtok_r(s, ":", &save); p && n < 4; p = strtok_r(NULL, ":", &save))
                 parts[n++] = p;
+        if (n == 1) {
+                if (parts[0][0] != '/')
+                        return cli_usage_error("run", "invalid volume '%s': the container path must be absolute",
+                                               spec);
+                mounts_add(ms, "volume", NULL, parts[0], false, NULL);
+                return 0;
+        }
         if (n < 2 || n > 3)
-                return cli_usage_error("run", "invalid volume '%s': use HOST-DIR:CONTAINER-DIR[:ro]", spec);
-        if (parts[0][0] != '/')
-                return cli_fail("volume '%s': named volumes are not supported yet; give an absolute host path",
-                                spec);
+                return cli_usage_error("run", "invalid volume '%s': use SOURCE:CONTAINER-DIR[:ro]", spec);
         if (parts[1][0] != '/')
                 return cli_usage_error("run", "invalid volume '%s': the container path must be absolute",
                                        spec);
@@ -157,11 +161,15 @@ static int parse_volume(struct mounts *ms, const char *spec)
                         if (!strcmp(p, "ro"))
                                 ro = true;
                         else if (!strcmp(p, "rw") || !strcmp(p, "z") || !strcmp(p, "Z") ||
-                                 !strcmp(p, "rprivate") || !strcmp(p, "private"))
+                                 !strcmp(p, "rprivate") || !strcmp(p, "private") || !strcmp(p, "nocopy"))
                                 ;
                         else
                                 return cli_usage_error("run", "invalid volume option '%s' in '%s'", p, spec);
                 }
+        }
+        if (parts[0][0] != '/') {
+                mounts_add(ms, "volume", parts[0], parts[1], ro, NULL);
+                return 0;
         }
         struct stat st;
         if (stat(parts[0], &st) < 0) {
@@ -226,9 +234,12 @@ static int parse_mount(struct mounts *ms, const char *spec)
                 mounts_add(ms, "bind", src, dst, ro, &opts);
         } else if (!strcmp(type, "tmpfs")) {
                 mounts_add(ms, "tmpfs", NULL, dst, ro, &opts);
+        } else if (!strcmp(type, "volume")) {
+                strv_clear(&opts);
+                mounts_add(ms, "volume", src && *src ? src : NULL, dst, ro, NULL);
         } else {
                 strv_clear(&opts);
-                return cli_fail("--mount type=%s: only bind and tmpfs are supported yet", type);
+                return cli_fail("--mount type=%s: only bind, volume and tmpfs are supported", type);
         }
         return 0;
 }
@@ -987,13 +998,15 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("rm");
-        bool force = false;
+        bool force = false, volumes = false;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "fv", longopts, cmd, &ex)) != -1) {
                 if (c == -2)
                         return ex;
                 if (c == 'f')
                         force = true;
+                if (c == 'v')
+                        volumes = true;
         }
         if (optind >= argc)
                 return cli_usage_error("rm", "\"kiln rm\" requires at least 1 argument");
@@ -1004,7 +1017,7 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
         int result = 0;
         for (int i = optind; i < argc; i++) {
                 struct kiln_error err = { 0 };
-                if (kiln_container_remove(store, argv[i], force, &err) < 0)
+                if (kiln_container_remove(store, argv[i], force, volumes, &err) < 0)
                         result = cli_fail_err(&err);
                 else
                         printf("%s\n", argv[i]);
@@ -1128,7 +1141,7 @@ int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv)
                 if (json_is_true(json_object_get(json_object_get(d, "State"), "Running")))
                         continue;
                 const char *id = json_string_value(json_object_get(d, "Id"));
-                if (kiln_container_remove(store, id, false, &err) < 0) {
+                if (kiln_container_remove(store, id, false, false, &err) < 0) {
                         cli_fail_err(&err);
                         continue;
                 }

@@ -172,7 +172,9 @@ static const struct cli_command commands[] = {
           "      --stop-signal string   Signal to stop the container\n"
           "      --stop-timeout int     Seconds to wait before killing\n"
           "  -l, --label list           Set metadata\n\n"
-          "Not yet: --init, -p/--publish, named volumes, --userns, bridge networking.\n"
+          "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
+          "                             CONTAINER-DIR (an anonymous volume)\n\n"
+          "Not yet: --init, -p/--publish, --userns, bridge networking.\n"
           "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
           "be invoked, 127 when it is not found, 128+N on signal N.\n" },
         { "create", cmd_create, "Create a new container",
@@ -259,6 +261,39 @@ static const struct cli_command commands[] = {
           "Options:\n"
           "      --no-stream       Print one snapshot (the only mode yet)\n"
           "      --format string   table or json\n" },
+        { "volume", cmd_volume, "Manage volumes",
+          "Usage:  kiln volume COMMAND\n\n"
+          "Commands:\n"
+          "  create    Create a volume\n"
+          "  inspect   Display detailed information on one or more volumes\n"
+          "  ls        List volumes\n"
+          "  prune     Remove unused anonymous volumes (-a: all unused)\n"
+          "  rm        Remove one or more volumes\n" },
+        { "volume create", cmd_volume_create, "Create a volume",
+          "Usage:  kiln volume create [OPTIONS] [VOLUME]\n\n"
+          "Create a volume (a random name when none is given). A volume used for\n"
+          "the first time is filled with the image's content at its mount point.\n\n"
+          "Options:\n"
+          "  -d, --driver string   Only \"local\"\n"
+          "      --label list      Set metadata\n" },
+        { "volume ls", cmd_volume_ls, "List volumes",
+          "Usage:  kiln volume ls [OPTIONS]\n\n"
+          "Options:\n"
+          "      --format string   table (default) or json\n"
+          "  -q, --quiet           Only display volume names\n" },
+        { "volume inspect", cmd_volume_inspect, "Display detailed information on one or more volumes",
+          "Usage:  kiln volume inspect [OPTIONS] VOLUME [VOLUME...]\n\n"
+          "Options:\n"
+          "  -f, --format string   A Go-style template, e.g. '{{.Mountpoint}}'\n" },
+        { "volume rm", cmd_volume_rm, "Remove one or more volumes",
+          "Usage:  kiln volume rm [OPTIONS] VOLUME [VOLUME...]\n\n"
+          "Options:\n"
+          "  -f, --force   Remove even when a container uses it\n" },
+        { "volume prune", cmd_volume_prune, "Remove unused volumes",
+          "Usage:  kiln volume prune [OPTIONS]\n\n"
+          "Options:\n"
+          "  -a, --all     Remove all unused volumes, not only anonymous ones\n"
+          "  -f, --force   Do not prompt for confirmation\n" },
         { "runtime", cmd_runtime, "The OCI runtime (runc-compatible command line)",
           "Usage:  kiln runtime [GLOBAL OPTIONS] COMMAND [OPTIONS] ARGS\n\n"
           "An OCI runtime with runc's command line; also installed as kiln-runtime.\n"
@@ -581,7 +616,7 @@ static int run_group(struct cli_ctx *ctx, const char *group, int argc, char **ar
                 if (!strcmp(sub, aliases[i]))
                         c = cli_find_command(aliases[i + 1]);
         if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer ||
-                   c->run == cmd_container))
+                   c->run == cmd_container || c->run == cmd_volume))
                 return cli_usage_error(group, "unknown command \"%s\" for \"kiln %s\"", argv[1],
                                        group);
         optind = 0;
@@ -613,6 +648,12 @@ int cmd_container(struct cli_ctx *ctx, int argc, char **argv)
                 "export", "export", "top",  "top",   "stats", "stats", NULL,
         };
         return run_group(ctx, "container", argc, argv, aliases);
+}
+
+int cmd_volume(struct cli_ctx *ctx, int argc, char **argv)
+{
+        static const char *const aliases[] = { "list", "volume ls", "remove", "volume rm", NULL };
+        return run_group(ctx, "volume", argc, argv, aliases);
 }
 
 int cmd_system(struct cli_ctx *ctx, int argc, char **argv)

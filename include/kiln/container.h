@@ -67,8 +67,9 @@ int kiln_container_stop(struct kiln_store *s, const char *what, int timeout, str
 /* Wait until it stops; *ret_status its exit code. */
 int kiln_container_wait(struct kiln_store *s, const char *what, int *ret_status,
                         struct kiln_error *err);
-/* Remove: refuses a running container unless force (killed first). */
-int kiln_container_remove(struct kiln_store *s, const char *what, bool force,
+/* Remove: refuses a running container unless force (killed first);
+ * volumes: also its anonymous volumes (docker rm -v). */
+int kiln_container_remove(struct kiln_store *s, const char *what, bool force, bool volumes,
                           struct kiln_error *err);
 
 /* The record with its state refreshed from the runtime. Caller owns *ret. */
@@ -119,5 +120,51 @@ int kiln_container_diff(struct kiln_store *s, const char *what, json_t **ret,
 int kiln_container_export(struct kiln_store *s, const char *what, int out_fd,
                           struct kiln_error *err);
 
+/* ---- volumes ----
+ * ROOT/volumes/<name>/_data, metadata in volume.json. A kiln_mount_req of
+ * type "volume" names one (source NULL: a new anonymous volume); it is
+ * created when missing and filled from the image on first use. */
+
+/* Create (or return the existing) volume; name NULL: a random 64-hex name. */
+int kiln_volume_create(struct kiln_store *s, const char *name, char *const *labels, bool anonymous,
+                       json_t **ret, struct kiln_error *err);
+int kiln_volume_inspect(struct kiln_store *s, const char *name, json_t **ret, struct kiln_error *err);
+int kiln_volume_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
+/* Refused while a container uses it unless force. */
+int kiln_volume_remove(struct kiln_store *s, const char *name, bool force, struct kiln_error *err);
+/* Remove unused volumes (anonymous ones only unless all); returns the count. */
+int kiln_volume_prune(struct kiln_store *s, bool all, char ***ret_removed, struct kiln_error *err);
+
 /* The runtime state root kiln uses for its own containers. */
 char *kiln_container_state_root(void);
+
+/* ---- kiln cp ---- */
+
+enum {
+        KILN_CP_ARCHIVE = 1 << 0,     /* -a: keep the source's uid/gid */
+        KILN_CP_FOLLOW_LINK = 1 << 1, /* -L: follow a symlink at the source path */
+};
+
+/*
+ * Copy into the container `what` (running or stopped) at ctr_dest, with
+ * docker cp's rules: the host path src (a file, a directory, or "DIR/." for
+ * its contents), or, when src is NULL, a tar read from tar_fd and extracted
+ * into ctr_dest, which must be a directory. Every path in the container is
+ * resolved inside its root filesystem (symlinks included), so nothing
+ * outside it is read or written. Owner: 0:0, or the source's with
+ * KILN_CP_ARCHIVE. A stopped container's rootfs is mounted for the copy and
+ * unmounted after. *ret_bytes (may be NULL) gets the bytes of file data.
+ */
+int kiln_container_copy_in(struct kiln_store *s, const char *what, const char *src, int tar_fd,
+                           const char *ctr_dest, unsigned flags, int64_t *ret_bytes,
+                           struct kiln_error *err);
+
+/*
+ * Copy ctr_src out of the container `what` to the host path dest, or, when
+ * dest is NULL, write it as an uncompressed tar to tar_fd (entries named
+ * after the source's last component; its contents only for "DIR/.").
+ * Owner of files written: the caller, or the source's with KILN_CP_ARCHIVE.
+ */
+int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *ctr_src,
+                            const char *dest, int tar_fd, unsigned flags, int64_t *ret_bytes,
+                            struct kiln_error *err);

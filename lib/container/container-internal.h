@@ -14,3 +14,6 @@ char **ctr_json_strv(json_t *a);
 int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err);
 void ctr_unmount_rootfs(json_t *doc);
 bool ctr_is_mounted(const char *path);
+
+/* Fill an empty volume directory from the image's content at dest. */
+int ctr_volume_fill(const char *rootfs, const char *dest, const char *voldata, struct kiln_error *err);

@@ -250,21 +250,6 @@ static void free_mount_reqs(struct kiln_mount_req *m, size_t n)
         free(m);
 }
 
-static json_t *mounts_json(const struct kiln_mount_req *m, size_t n)
-{
-        json_t *a = json_array();
-        for (size_t i = 0; i < n; i++) {
-                json_t *o = json_object();
-                json_object_set_new(o, "Type", json_string(m[i].type));
-                json_object_set_new(o, "Source", json_string(m[i].source ? m[i].source : ""));
-                json_object_set_new(o, "Destination", json_string(m[i].destination));
-                json_object_set_new(o, "RW", json_boolean(!m[i].readonly));
-                json_object_set_new(o, "Options", strv_json(m[i].options));
-                json_array_append_new(a, o);
-        }
-        return a;
-}
-
 /* The run options as JSON, to start the container again later. */
 static json_t *run_opts_json(const struct kiln_container_opts *o)
 {
@@ -423,28 +408,97 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         ro.hostname = hostname;
         if (host_net)
                 ro.netns = KILN_NETNS_HOST;
-        size_t nm = opts->run.n_mounts;
-        struct kiln_mount_req *mr = kiln_xcalloc(nm + 3, sizeof(*mr));
-        for (size_t i = 0; i < opts->run.n_mounts; i++) {
+        /* the mounts: the user's (volumes resolved to their directories), the
+         * image's VOLUMEs as anonymous volumes, then /etc/hostname, hosts,
+         * resolv.conf */
+        json_t *image_vols = json_object_get(cfg->config, "Volumes");
+        size_t cap = opts->run.n_mounts + 3 + (json_is_object(image_vols) ? json_object_size(image_vols) : 0);
+        struct kiln_mount_req *mr = kiln_xcalloc(cap, sizeof(*mr));
+        json_t *mounts_rec = json_array();
+        size_t nm = 0;
+        for (size_t i = 0; i < opts->run.n_mounts && r >= 0; i++) {
                 const struct kiln_mount_req *src = &opts->run.mounts[i];
-                mr[i].type = kiln_xstrdup(src->type);
-                mr[i].source = kiln_xstrdup(src->source);
-                mr[i].destination = kiln_xstrdup(src->destination);
-                mr[i].readonly = src->readonly;
+                struct kiln_mount_req *q = &mr[nm++];
+                q->destination = kiln_xstrdup(src->destination);
+                q->readonly = src->readonly;
                 if (src->options) {
                         size_t n = kiln_strv_len(src->options);
-                        mr[i].options = kiln_xcalloc(n + 1, sizeof(char *));
+                        q->options = kiln_xcalloc(n + 1, sizeof(char *));
                         for (size_t k = 0; k < n; k++)
-                                mr[i].options[k] = kiln_xstrdup(src->options[k]);
+                                q->options[k] = kiln_xstrdup(src->options[k]);
+                }
+                json_t *rec = json_object();
+                if (!strcmp(src->type, "volume")) {
+                        json_t *vol = NULL;
+                        r = kiln_volume_create(s, src->source, NULL, src->source == NULL, &vol, err);
+                        if (r < 0) {
+                                json_decref(rec);
+                                break;
+                        }
+                        const char *mp = json_string_value(json_object_get(vol, "Mountpoint"));
+                        r = ctr_volume_fill(merged, src->destination, mp, err);
+                        q->type = kiln_xstrdup("bind");
+                        q->source = kiln_xstrdup(mp);
+                        json_object_set_new(rec, "Type", json_string("volume"));
+                        json_object_set(rec, "Name", json_object_get(vol, "Name"));
+                        json_object_set_new(rec, "Anonymous", json_boolean(src->source == NULL));
+                        json_decref(vol);
+                } else {
+                        q->type = kiln_xstrdup(src->type);
+                        q->source = src->source ? kiln_xstrdup(src->source) : NULL;
+                        json_object_set_new(rec, "Type", json_string(src->type));
+                }
+                json_object_set_new(rec, "Source", json_string(q->source ? q->source : ""));
+                json_object_set_new(rec, "Destination", json_string(q->destination));
+                json_object_set_new(rec, "RW", json_boolean(!q->readonly));
+                json_array_append_new(mounts_rec, rec);
+        }
+        const char *vpath;
+        json_t *vval;
+        if (r >= 0 && json_is_object(image_vols)) {
+                json_object_foreach(image_vols, vpath, vval)
+                {
+                        bool covered = false;
+                        for (size_t k = 0; k < nm; k++)
+                                covered = covered || !strcmp(mr[k].destination, vpath);
+                        if (covered || vpath[0] != '/')
+                                continue;
+                        json_t *vol = NULL;
+                        r = kiln_volume_create(s, NULL, NULL, true, &vol, err);
+                        if (r < 0)
+                                break;
+                        const char *mp = json_string_value(json_object_get(vol, "Mountpoint"));
+                        r = ctr_volume_fill(merged, vpath, mp, err);
+                        struct kiln_mount_req *q = &mr[nm++];
+                        q->type = kiln_xstrdup("bind");
+                        q->source = kiln_xstrdup(mp);
+                        q->destination = kiln_xstrdup(vpath);
+                        json_t *rec = json_object();
+                        json_object_set_new(rec, "Type", json_string("volume"));
+                        json_object_set(rec, "Name", json_object_get(vol, "Name"));
+                        json_object_set_new(rec, "Anonymous", json_true());
+                        json_object_set_new(rec, "Source", json_string(mp));
+                        json_object_set_new(rec, "Destination", json_string(vpath));
+                        json_object_set_new(rec, "RW", json_true());
+                        json_array_append_new(mounts_rec, rec);
+                        json_decref(vol);
+                        if (r < 0)
+                                break;
                 }
         }
+        json_object_set_new(doc, "Mounts", mounts_rec);
+        if (r < 0) {
+                free_mount_reqs(mr, nm);
+                goto fail;
+        }
+        size_t n_user = nm;
         static const char *const etc[] = { "hostname", "hosts", "resolv.conf" };
         for (size_t i = 0; i < 3; i++) {
                 /* a user's own -v for the same path wins */
                 _cleanup_free_ char *dest = kiln_xasprintf("/etc/%s", etc[i]);
                 bool taken = false;
-                for (size_t k = 0; k < opts->run.n_mounts; k++)
-                        taken = taken || !strcmp(opts->run.mounts[k].destination, dest);
+                for (size_t k = 0; k < n_user; k++)
+                        taken = taken || !strcmp(mr[k].destination, dest);
                 if (taken)
                         continue;
                 struct kiln_mount_req *q = &mr[nm++];
@@ -456,7 +510,6 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         ro.n_mounts = nm;
         json_t *spec = NULL;
         r = kiln_spec_generate(cfg->config, &ro, merged, &spec, err);
-        json_object_set_new(doc, "Mounts", mounts_json(mr, opts->run.n_mounts));
         free_mount_reqs(mr, nm);
         if (r < 0)
                 goto fail;

@@ -353,6 +353,8 @@ static void remove_files(struct kiln_store *s, json_t *doc)
         kiln_fs_rm_rf_at(kiln_store_containers_fd(s), id);
 }
 
+static void remove_anonymous_volumes(struct kiln_store *s, json_t *doc);
+
 /* What the monitor does once the init has exited. */
 static void finish(struct kiln_store *s, json_t *doc, int wstatus, bool oom)
 {
@@ -372,8 +374,10 @@ static void finish(struct kiln_store *s, json_t *doc, int wstatus, bool oom)
         json_object_set_new(st, "FinishedAt", json_string(now));
         json_object_del(st, "MonitorPid");
         if (json_is_true(json_object_get(json_object_get(doc, "HostConfig"), "AutoRemove"))) {
+                /* docker run --rm also removes the container's anonymous volumes */
                 remove_files(s, doc);
                 kiln_store_container_delete(s, id, NULL);
+                remove_anonymous_volumes(s, doc);
         } else {
                 struct kiln_error e = { 0 };
                 if (save(s, doc, &e) < 0)
@@ -749,7 +753,23 @@ int kiln_container_stop(struct kiln_store *s, const char *what, int timeout, str
         return 0;
 }
 
-int kiln_container_remove(struct kiln_store *s, const char *what, bool force,
+/* Anonymous volumes a container's record lists. */
+static void remove_anonymous_volumes(struct kiln_store *s, json_t *doc)
+{
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(doc, "Mounts"), i, m)
+        {
+                const char *t = json_string_value(json_object_get(m, "Type"));
+                if (!t || strcmp(t, "volume") || !json_is_true(json_object_get(m, "Anonymous")))
+                        continue;
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                if (name)
+                        kiln_volume_remove(s, name, true, NULL);
+        }
+}
+
+int kiln_container_remove(struct kiln_store *s, const char *what, bool force, bool volumes,
                           struct kiln_error *err)
 {
         _cleanup_free_ char *id = NULL;
@@ -777,8 +797,11 @@ int kiln_container_remove(struct kiln_store *s, const char *what, bool force,
         _cleanup_free_ char *sr = kiln_container_state_root();
         kiln_rt_delete(sr, id, true, NULL);
         remove_files(s, doc);
+        r = kiln_store_container_delete(s, id, err);
+        if (r >= 0 && volumes)
+                remove_anonymous_volumes(s, doc);
         json_decref(doc);
-        return kiln_store_container_delete(s, id, err);
+        return r;
 }
 
 int kiln_container_exec(struct kiln_store *s, const char *what,
