@@ -253,6 +253,19 @@ static const struct cli_command commands[] = {
           "Usage:  kiln export [OPTIONS] CONTAINER\n\n"
           "Options:\n"
           "  -o, --output string   Write to a file instead of STDOUT\n" },
+        { "cp", cmd_cp, "Copy files/folders between a container and the local filesystem",
+          "Usage:  kiln cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+          "        kiln cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\n"
+          "Copy files/folders between a container and the local filesystem.\n"
+          "Use '-' as the source to read a tar archive from stdin and extract it to a\n"
+          "directory in the container; '-' as the destination streams a tar of the\n"
+          "container source to stdout. Paths in the container are resolved inside its\n"
+          "root filesystem (not in volumes or bind mounts over it, yet). The container\n"
+          "may be running or stopped.\n\n"
+          "Options:\n"
+          "  -a, --archive       Archive mode (copy all uid/gid information)\n"
+          "  -L, --follow-link   Always follow symbol link in SRC_PATH\n"
+          "  -q, --quiet         Suppress progress output\n" },
         { "top", cmd_top, "Display the running processes of a container",
           "Usage:  kiln top CONTAINER\n" },
         { "stats", cmd_stats, "Display containers' resource usage",
@@ -645,7 +658,7 @@ int cmd_container(struct cli_ctx *ctx, int argc, char **argv)
                 "kill",  "kill",  "logs",  "logs", "restart", "restart", "rm",   "rm",
                 "remove", "rm",   "run",   "run",  "start",  "start",  "stop",    "stop",
                 "wait",  "wait",  "inspect", "inspect", "commit", "commit", "diff",  "diff",
-                "export", "export", "top",  "top",   "stats", "stats", NULL,
+                "export", "export", "top",  "top",   "stats", "stats", "cp", "cp", NULL,
         };
         return run_group(ctx, "container", argc, argv, aliases);
 }
