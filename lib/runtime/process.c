@@ -372,11 +372,11 @@ static int setup_user(json_t *user, struct kiln_error *err)
         return 0;
 }
 
-int kiln_proc_finalize(json_t *process, json_t *seccomp, char **ret_path, struct kiln_error *err)
+int kiln_proc_finalize(json_t *process, const struct kiln_seccomp_prog *seccomp, char **ret_path,
+                       struct kiln_error *err)
 {
         int r;
         bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
-        bool has_seccomp = seccomp && json_is_object(seccomp);
         /* apparmorProfile / selinuxLabel: not supported here; an empty or
          * absent value is fine, a set one is ignored like runc does on hosts
          * without those LSMs */
@@ -384,9 +384,9 @@ int kiln_proc_finalize(json_t *process, json_t *seccomp, char **ret_path, struct
         /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
          * now, before the capabilities go. The filter then also covers the
          * setup that follows, which the default profile allows. */
-        if (has_seccomp && !nnp) {
-                if ((r = kiln_seccomp_load(seccomp, err)) < 0)
-                        return kiln_err_prefix(err, r, "seccomp: ");
+        if (seccomp && !nnp) {
+                if ((r = kiln_seccomp_install(seccomp, err)) < 0)
+                        return r;
         }
         json_t *user = json_object_get(process, "user");
         if ((r = setup_user(user, err)) < 0)
@@ -412,7 +412,7 @@ int kiln_proc_finalize(json_t *process, json_t *seccomp, char **ret_path, struct
                                    json_object_get(process, "env"), ret_path, err);
 }
 
-void kiln_proc_exec(json_t *process, json_t *seccomp, const char *path)
+void kiln_proc_exec(json_t *process, const struct kiln_seccomp_prog *seccomp, const char *path)
 {
         struct kiln_error err = { 0 };
         bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
@@ -430,8 +430,8 @@ void kiln_proc_exec(json_t *process, json_t *seccomp, const char *path)
         }
         /* with no_new_privs the filter goes in as late as possible: only
          * execve runs under it from here */
-        if (nnp && seccomp && json_is_object(seccomp) && kiln_seccomp_load(seccomp, &err) < 0) {
-                fprintf(stderr, "exec failed: seccomp: %s\n", err.msg);
+        if (nnp && seccomp && kiln_seccomp_install(seccomp, &err) < 0) {
+                fprintf(stderr, "exec failed: %s\n", err.msg);
                 _exit(126);
         }
         execve(path, argv, envp);

@@ -53,15 +53,18 @@ int kiln_proc_setup_console(int sock, json_t *process, struct kiln_error *err);
 
 /*
  * User, capabilities, cwd, no_new_privs and seccomp, in that safe order:
- * without noNewPrivileges the filter is loaded first, while CAP_SYS_ADMIN is
- * still held; with it, loading is left to kiln_proc_exec (as late as
- * possible). *ret_path gets args[0] resolved through the process's PATH.
+ * without noNewPrivileges the filter (compiled by the runtime before the
+ * fork, see kiln_seccomp_compile; may be NULL) is installed first, while
+ * CAP_SYS_ADMIN is still held; with it, installing is left to
+ * kiln_proc_exec (as late as possible). *ret_path gets args[0] resolved
+ * through the process's PATH.
  */
-int kiln_proc_finalize(json_t *process, json_t *seccomp, char **ret_path,
+int kiln_proc_finalize(json_t *process, const struct kiln_seccomp_prog *seccomp, char **ret_path,
                        struct kiln_error *err);
-/* Load the seccomp filter left pending by finalize (if any) and execve. On
+/* Install the filter left pending by finalize (if any) and execve. On
  * failure print "exec failed: ..." to stderr and _exit(127 or 126). */
-__attribute__((noreturn)) void kiln_proc_exec(json_t *process, json_t *seccomp, const char *path);
+__attribute__((noreturn)) void kiln_proc_exec(json_t *process, const struct kiln_seccomp_prog *seccomp,
+                                              const char *path);
 
 /* Resolve args[0] through PATH from env ("K=V" entries). */
 int kiln_proc_find_exec(const char *arg0, json_t *env, char **ret, struct kiln_error *err);

@@ -256,6 +256,20 @@ static int ctr_load(const char *state_root, const char *id, bool lock, struct ct
         return 0;
 }
 
+/* May the container's config have hooks of this kind? create records
+ * which kinds it has, so start and delete need not parse config.json for
+ * nothing; a state without the record (older kiln) says maybe. */
+static bool ctr_may_have_hooks(struct ctr *c, const char *kind)
+{
+        json_t *h = json_object_get(json_object_get(c->state, "kiln"), "hooks");
+        if (!json_is_array(h))
+                return true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(h, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), kind)) return true;
+        return false;
+}
+
 static json_t *ctr_config(struct ctr *c)
 {
         _cleanup_free_ char *data = NULL;
@@ -314,6 +328,7 @@ struct init_args {
         int fifo_fd;
         int console_fd;
         int lock_fd;       /* the state dir, locked by the runtime: closed */
+        const struct kiln_seccomp_prog *seccomp; /* compiled by the runtime, may be NULL */
         int new_flags;     /* namespaces asked for, created by clone or unshare */
         int unshare_flags; /* created by the init itself after the user ns */
         int join_fd[MAX_JOIN];
@@ -368,7 +383,6 @@ __attribute__((noreturn)) static void init_child(struct init_args *a)
         pid_t host_pid = m.value;
         json_t *spec = a->spec;
         json_t *process = json_object_get(spec, "process");
-        json_t *linux_ = json_object_get(spec, "linux");
 
         if (a->new_flags & CLONE_NEWUSER)
                 set_id_zero();
@@ -453,8 +467,7 @@ __attribute__((noreturn)) static void init_child(struct init_args *a)
         }
         kiln_proc_cloexec_from(keep);
         _cleanup_free_ char *path = NULL;
-        json_t *seccomp = json_object_get(linux_, "seccomp");
-        if (kiln_proc_finalize(process, seccomp, &path, &err) < 0)
+        if (kiln_proc_finalize(process, a->seccomp, &path, &err) < 0)
                 kiln_sync_fail(a->sync_fd, &err);
 
         /* from here on the runtime may be gone: errors go to stderr */
@@ -485,7 +498,7 @@ __attribute__((noreturn)) static void init_child(struct init_args *a)
                         _exit(1);
                 }
         }
-        kiln_proc_exec(process, seccomp, path);
+        kiln_proc_exec(process, a->seccomp, path);
 }
 
 static int validate_spec(json_t *spec, struct kiln_error *err)
@@ -713,9 +726,18 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         char *cgpath = NULL, *state_str = NULL, *dir = NULL, *rootfs = NULL;
         json_t *process = json_object_get(spec, "process");
         json_t *linux_ = json_object_get(spec, "linux");
+        struct kiln_seccomp_prog *seccomp = NULL;
 
         if ((r = validate_spec(spec, err)) < 0)
                 goto fail;
+        /* the filter is compiled here, through the cache, not in the init:
+         * libseccomp's compile of a large profile costs milliseconds */
+        char *sc_cache = kiln_seccomp_cache_dir(state_root);
+        r = kiln_seccomp_compile(json_object_get(linux_, "seccomp"), sc_cache, &seccomp, err);
+        free(sc_cache);
+        if (r < 0)
+                goto fail;
+        ia.seccomp = seccomp;
         bool terminal = json_is_true(json_object_get(process, "terminal"));
         if (terminal && !opts->console_socket && !own_console) {
                 r = kiln_err(err, -EINVAL,
@@ -907,6 +929,14 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
                 r = kiln_err(err, r, "container init: %s", strerror(-r));
                 goto fail_ns;
         }
+        /* while the init sets up: the copy of the config, the init's start time */
+        r = kiln_fs_write_replace(dirfd, CONFIG_COPY, cfg_data, cfg_len, 0600);
+        if (r < 0) {
+                r = kiln_err(err, r, "write state: %s", strerror(-r));
+                goto fail_ns;
+        }
+        unsigned long long start = 0;
+        proc_stat(pid, NULL, &start);
         struct kiln_sync_msg m;
         r = kiln_sync_recv(sync_fd[0], &m);
         if (r == 1 && m.type == KILN_SYNC_ERROR) {
@@ -929,8 +959,6 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
 
         /* the state file */
         char start_s[64] = "";
-        unsigned long long start = 0;
-        proc_stat(pid, NULL, &start);
         kiln_format_rfc3339((int64_t)time(NULL), start_s, sizeof(start_s));
         const char *rootp = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
         rootfs = rootp[0] == '/' ? kiln_xstrdup(rootp)
@@ -942,11 +970,15 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
                                cgpath, "cgroup", use_cgroup, "terminal", terminal);
         json_t *ann = json_object_get(spec, "annotations");
         json_object_set_new(st, "annotations", json_is_object(ann) ? json_deep_copy(ann) : json_object());
+        json_t *kinds = json_array();
+        static const char *const late_hooks[] = { "poststart", "poststop" };
+        for (size_t k = 0; k < KILN_ARRAY_SIZE(late_hooks); k++)
+                if (json_object_get(hooks, late_hooks[k]))
+                        json_array_append_new(kinds, json_string(late_hooks[k]));
+        json_object_set_new(json_object_get(st, "kiln"), "hooks", kinds);
         char *st_str = json_dumps(st, JSON_INDENT(2));
         json_decref(st);
-        r = kiln_fs_write_replace(dirfd, CONFIG_COPY, cfg_data, cfg_len, 0600);
-        if (r == 0)
-                r = kiln_fs_write_replace(dirfd, STATE_FILE, st_str, strlen(st_str), 0600);
+        r = kiln_fs_write_replace(dirfd, STATE_FILE, st_str, strlen(st_str), 0600);
         free(st_str);
         if (r < 0) {
                 if (master >= 0)
@@ -1021,6 +1053,7 @@ out:
         free(state_str);
         free(dir);
         free(rootfs);
+        kiln_seccomp_prog_free(seccomp);
         json_decref(spec);
         return r;
 }
@@ -1082,7 +1115,7 @@ int kiln_rt_start(const char *state_root, const char *id, struct kiln_error *err
         }
         if (r == 0) {
                 unlinkat(c.dirfd, FIFO_NAME, 0);
-                json_t *cfg = ctr_config(&c);
+                json_t *cfg = ctr_may_have_hooks(&c, "poststart") ? ctr_config(&c) : NULL;
                 json_t *hooks = json_object_get(cfg, "hooks");
                 if (json_object_get(hooks, "poststart")) {
                         struct kiln_error herr = { 0 };
@@ -1176,8 +1209,11 @@ static bool wait_gone(json_t *state, pid_t pid, int timeout_ms)
 {
         for (int t = 0; t < timeout_ms; t += 10) {
                 waitpid(pid, NULL, WNOHANG);
-                if (!init_alive(state, pid))
+                if (!init_alive(state, pid)) {
+                        /* it may have turned into our zombie since: reap it */
+                        waitpid(pid, NULL, WNOHANG);
                         return true;
+                }
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
@@ -1236,9 +1272,10 @@ int kiln_rt_delete(const char *state_root, const char *id, bool force, struct ki
                         return kiln_err(err, r, "delete container %s: cgroup: %s", id, cerr.msg);
                 }
         }
-        json_t *cfg = ctr_config(&c);
-        _cleanup_free_ char *st = hook_state(id, "stopped", c.pid,
-                                             json_string_value(json_object_get(c.state, "bundle")), cfg);
+        json_t *cfg = ctr_may_have_hooks(&c, "poststop") ? ctr_config(&c) : NULL;
+        _cleanup_free_ char *st = cfg ? hook_state(id, "stopped", c.pid,
+                                                   json_string_value(json_object_get(c.state, "bundle")), cfg)
+                                      : NULL;
         r = kiln_fs_rm_rf_at(AT_FDCWD, c.dir);
         if (r < 0) {
                 json_decref(cfg);
@@ -1330,7 +1367,7 @@ static bool same_ns(pid_t pid, const char *name)
 
 struct exec_args {
         json_t *process;
-        json_t *seccomp;
+        const struct kiln_seccomp_prog *seccomp;
         int sync_fd;
         int console_fd;
         int root_fd;
@@ -1417,8 +1454,7 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
         pid_t pid = -1;
         int sync_fd[2] = { -1, -1 }, console_fd = -1, console_recv = -1, master = -1;
         struct exec_args ea = { .process = process, .console_fd = -1, .root_fd = -1, .opts = opts };
-        json_t *seccomp = json_object_get(json_object_get(cfg, "linux"), "seccomp");
-        ea.seccomp = seccomp;
+        struct kiln_seccomp_prog *seccomp = NULL;
         struct kiln_cgroup *cg = NULL;
         int own_pidns = -1, pidns = -1;
         sigset_t set, old;
@@ -1427,6 +1463,14 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
         if (!json_is_array(args) || !json_array_size(args)) {
                 r = kiln_err(err, -EINVAL, "exec: process.args must not be empty");
                 goto out;
+        }
+        {
+                _cleanup_free_ char *sc_cache = kiln_seccomp_cache_dir(state_root);
+                r = kiln_seccomp_compile(json_object_get(json_object_get(cfg, "linux"), "seccomp"),
+                                         sc_cache, &seccomp, err);
+                if (r < 0)
+                        goto out;
+                ea.seccomp = seccomp;
         }
         if (terminal && !opts->console_socket && opts->detach) {
                 r = kiln_err(err, -EINVAL,
@@ -1594,6 +1638,7 @@ out:
         if (sync_fd[1] >= 0)
                 close(sync_fd[1]);
         kiln_cgroup_free(cg);
+        kiln_seccomp_prog_free(seccomp);
         json_decref(process);
         json_decref(cfg);
         ctr_free(&c);

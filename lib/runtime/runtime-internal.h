@@ -17,12 +17,47 @@
 
 /* ---- seccomp.c ---- */
 
+struct sock_filter;
+
+/* A compiled seccomp filter: a classic BPF program for seccomp(2). */
+struct kiln_seccomp_prog {
+        struct sock_filter *filter; /* n instructions */
+        size_t n;
+        unsigned flags;             /* SECCOMP_FILTER_FLAG_* of the object's flags */
+        bool from_cache;            /* read from the cache rather than compiled */
+};
+
 /*
- * Install the filter an OCI linux.seccomp object describes (defaultAction,
- * defaultErrnoRet, architectures, flags, syscalls[].names/action/errnoRet/
- * args) with libseccomp, in the calling thread/process. Unknown syscall
- * names are skipped (as runc does); an unknown action is an error.
- * Must run after no_new_privs is set or with CAP_SYS_ADMIN.
+ * Compile an OCI linux.seccomp object (defaultAction, defaultErrnoRet,
+ * architectures, flags, syscalls[].names/action/errnoRet/args) with
+ * libseccomp into a BPF program. Unknown syscall names are skipped (as runc
+ * does); an unknown action is an error; SCMP_ACT_NOTIFY is not supported.
+ * *ret is NULL for a NULL or json null object.
+ *
+ * With cache_dir (STATE_ROOT/.seccomp-cache; made 0700), a program compiled
+ * earlier is read from cache_dir/<hex>.bpf instead, hex being the sha256 of
+ * the canonical JSON of the object, the native architecture, the libseccomp
+ * version and the kernel release. A cache file that is not a regular file
+ * owned by the caller (a symlink, say) or whose length is not whole
+ * instructions is ignored and replaced (kiln_fs_write_replace, 0600).
+ * Caller frees *ret with kiln_seccomp_prog_free.
+ */
+int kiln_seccomp_compile(json_t *seccomp, const char *cache_dir, struct kiln_seccomp_prog **ret,
+                         struct kiln_error *err);
+/*
+ * Install a compiled program in the calling thread (all threads with
+ * TSYNC) with seccomp(2), with its flags; prog NULL installs nothing. Needs
+ * no_new_privs or CAP_SYS_ADMIN; no libseccomp call, no allocation.
+ */
+int kiln_seccomp_install(const struct kiln_seccomp_prog *prog, struct kiln_error *err);
+void kiln_seccomp_prog_free(struct kiln_seccomp_prog *prog);
+KILN_DEFINE_CLEANUP(struct kiln_seccomp_prog *, kiln_seccomp_prog_free)
+/* The cache directory below a runtime state root (caller frees). */
+char *kiln_seccomp_cache_dir(const char *state_root);
+
+/*
+ * Compile (no cache) and install in one go, for callers that load a filter
+ * into themselves. Must run after no_new_privs is set or with CAP_SYS_ADMIN.
  */
 int kiln_seccomp_load(json_t *seccomp, struct kiln_error *err);
 

@@ -6,10 +6,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "kiln/fs.h"
 #include "kiln/runtime.h"
 #include "../../../lib/runtime/runtime-internal.h"
@@ -368,6 +371,213 @@ static void test_create_errors(void **state)
         assert_non_null(strstr(err.msg, "console socket"));
 }
 
+
+/* ---- the seccomp program cache (kiln_seccomp_compile) ---- */
+
+static json_t *deny_getcwd_profile(void)
+{
+        return json_pack("{s:s, s:[s], s:[{s:[s], s:s, s:i}]}", "defaultAction", "SCMP_ACT_ALLOW",
+                         "architectures", "SCMP_ARCH_NATIVE", "syscalls", "names", "getcwd",
+                         "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM);
+}
+
+/* The one .bpf file in dir (its name in ret, 128 bytes); false if not one. */
+static bool only_cache_file(const char *dir, char *ret)
+{
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "ls -A %s", dir);
+        FILE *f = popen(cmd, "r");
+        if (!f)
+                return false;
+        char line[256];
+        int n = 0;
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                if (n++ == 0)
+                        snprintf(ret, 128, "%s", line);
+        }
+        pclose(f);
+        return n == 1 && strlen(ret) == 64 + 4 && !strcmp(ret + 64, ".bpf");
+}
+
+/* In a child: install p, then getcwd must fail with EPERM. */
+static int child_install_denies_getcwd(const struct kiln_seccomp_prog *p)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        _exit(10);
+                char buf[256];
+                if (!getcwd(buf, sizeof(buf)))
+                        _exit(11); /* works before */
+                struct kiln_error e = { 0 };
+                if (kiln_seccomp_install(p, &e) < 0)
+                        _exit(12);
+                errno = 0;
+                if (getcwd(buf, sizeof(buf)) || errno != EPERM)
+                        _exit(13);
+                /* the rest is allowed */
+                if (getpid() <= 0 || access("/", F_OK) < 0)
+                        _exit(14);
+                _exit(0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void test_seccomp_cache(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/kiln-sc-cache-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char cache[128], name[128], file[300];
+        snprintf(cache, sizeof(cache), "%s/state/.seccomp-cache", dir);
+        json_t *sc = deny_getcwd_profile();
+        struct kiln_error err = { 0 };
+        struct kiln_seccomp_prog *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL, *p5 = NULL;
+
+        /* first: compiled and written, 0700 dir, 0600 file */
+        if (kiln_seccomp_compile(sc, cache, &p1, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_false(p1->from_cache);
+        assert_true(p1->n > 0);
+        assert_true(only_cache_file(cache, name));
+        snprintf(file, sizeof(file), "%s/%s", cache, name);
+        struct stat st;
+        assert_int_equal(stat(cache, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal((size_t)st.st_size, p1->n * 8);
+
+        /* second: read from the cache, the same program */
+        if (kiln_seccomp_compile(sc, cache, &p2, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_true(p2->from_cache);
+        assert_int_equal(p2->n, p1->n);
+        assert_memory_equal(p2->filter, p1->filter, p1->n * 8);
+        assert_int_equal(p2->flags, p1->flags);
+
+        /* the cached program behaves like the compiled one */
+        assert_int_equal(child_install_denies_getcwd(p1), 0);
+        assert_int_equal(child_install_denies_getcwd(p2), 0);
+
+        /* a corrupted file (not whole instructions) is rebuilt */
+        int fd = open(file, O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "xyz", 3), 3);
+        close(fd);
+        if (kiln_seccomp_compile(sc, cache, &p3, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_false(p3->from_cache);
+        assert_memory_equal(p3->filter, p1->filter, p1->n * 8);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal((size_t)st.st_size, p1->n * 8);
+
+        /* a symlink (to a valid program) is refused and replaced by a file */
+        char other[300];
+        snprintf(other, sizeof(other), "%s/other.bpf", dir);
+        assert_int_equal(rename(file, other), 0);
+        assert_int_equal(symlink(other, file), 0);
+        if (kiln_seccomp_compile(sc, cache, &p4, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_false(p4->from_cache);
+        assert_int_equal(lstat(file, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(child_install_denies_getcwd(p4), 0);
+
+        /* an empty file is refused too; another profile gets another file */
+        fd = open(file, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        close(fd);
+        json_t *sc2 = json_pack("{s:s, s:[s]}", "defaultAction", "SCMP_ACT_ALLOW", "flags",
+                                "SECCOMP_FILTER_FLAG_LOG");
+        if (kiln_seccomp_compile(sc2, cache, &p5, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_false(p5->from_cache);
+        assert_true(p5->flags != 0);
+        kiln_seccomp_prog_free(p5);
+        p5 = NULL;
+        if (kiln_seccomp_compile(sc2, cache, &p5, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        assert_true(p5->from_cache);
+        assert_true(p5->flags != 0);
+
+        /* no object, no program; a bad one is an error */
+        struct kiln_seccomp_prog *none = (void *)1;
+        assert_int_equal(kiln_seccomp_compile(NULL, cache, &none, &err), 0);
+        assert_null(none);
+        json_t *bad = json_pack("{s:s}", "defaultAction", "SCMP_ACT_WHAT");
+        assert_int_equal(kiln_seccomp_compile(bad, cache, &none, &err), -EINVAL);
+        json_decref(bad);
+
+        kiln_seccomp_prog_free(p1);
+        kiln_seccomp_prog_free(p2);
+        kiln_seccomp_prog_free(p3);
+        kiln_seccomp_prog_free(p4);
+        kiln_seccomp_prog_free(p5);
+        json_decref(sc);
+        json_decref(sc2);
+        kiln_fs_rm_rf_at(AT_FDCWD, dir);
+}
+
+/* A container under a deny-uname profile (getcwd would fail the init's own
+ * cwd check): uname says nothing in it, twice (the second run reads the program
+ * from the state root's cache), with and without no_new_privs. */
+static void test_run_seccomp(void **state)
+{
+        NEED_ROOT();
+        char *args[] = { "-c", "uname -s | grep -q Linux || exit 7", NULL };
+        /* without the filter the command succeeds */
+        {
+                assert_int_equal(write_config("sh", args, NULL), 0);
+                struct kiln_rt_create_opts o = KILN_RT_CREATE_OPTS_INIT;
+                o.bundle = g->bundle;
+                struct kiln_error err = { 0 };
+                int status = -1;
+                if (kiln_rt_run(g->root, "sc0", &o, false, &status, &err) < 0)
+                        fail_msg("run: %s", err.msg);
+                assert_int_equal(status, 0);
+        }
+        for (int nnp = 0; nnp < 2; nnp++) {
+                assert_int_equal(write_config("sh", args, NULL), 0);
+                char path[256];
+                snprintf(path, sizeof(path), "%s/config.json", g->bundle);
+                json_t *spec = json_load_file(path, 0, NULL);
+                json_t *sc = deny_getcwd_profile();
+                json_string_set(json_array_get(json_object_get(json_array_get(json_object_get(sc, "syscalls"), 0),
+                                                               "names"), 0),
+                                "uname");
+                json_object_set_new(json_object_get(spec, "linux"), "seccomp", sc);
+                json_object_set_new(json_object_get(spec, "process"), "noNewPrivileges",
+                                    json_boolean(nnp));
+                assert_int_equal(json_dump_file(spec, path, 0), 0);
+                json_decref(spec);
+                for (int i = 0; i < 2; i++) {
+                        struct kiln_rt_create_opts o = KILN_RT_CREATE_OPTS_INIT;
+                        o.bundle = g->bundle;
+                        o.stdout_fd = o.stderr_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                        struct kiln_error err = { 0 };
+                        int status = -1;
+                        int r = kiln_rt_run(g->root, "sc1", &o, false, &status, &err);
+                        close(o.stdout_fd);
+                        if (r < 0)
+                                fail_msg("run: %s", err.msg);
+                        assert_int_equal(status, 7);
+                }
+        }
+        char cache[256], name[128];
+        snprintf(cache, sizeof(cache), "%s/.seccomp-cache", g->root);
+        assert_true(only_cache_file(cache, name));
+        /* the cache directory is not a container */
+        char **ids = NULL;
+        struct kiln_error err = { 0 };
+        assert_int_equal(kiln_rt_list(g->root, &ids, &err), 0);
+        kiln_strv_free(ids);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -380,6 +590,8 @@ int main(void)
                 cmocka_unit_test(test_run_exit_code),
                 cmocka_unit_test(test_force_delete_created),
                 cmocka_unit_test(test_create_errors),
+                cmocka_unit_test(test_seccomp_cache),
+                cmocka_unit_test(test_run_seccomp),
         };
         return cmocka_run_group_tests_name("rt", tests, setup_bundle, teardown_bundle);
 }
