@@ -1050,9 +1050,14 @@ static int do_move_chroot(const char *root, struct kiln_error *err)
 int kiln_rootfs_prepare(json_t *spec, bool no_pivot, struct kiln_error *err)
 {
         json_t *rootj = json_object_get(spec, "root");
-        const char *root = jstr(rootj, "path");
-        if (!root || !*root)
+        const char *rootpath = jstr(rootj, "path");
+        if (!rootpath || !*rootpath)
                 return kiln_err(err, -KILN_EFORMAT, "spec: no root.path");
+        /* an absolute path, as runc makes it: a lookup of "." would stay on
+         * the directory under the bind mount made below instead of entering it */
+        _cleanup_free_ char *root = realpath(rootpath, NULL);
+        if (!root)
+                return kiln_err(err, -errno, "rootfs '%s': %s", rootpath, strerror(errno));
         json_t *linux_ = json_object_get(spec, "linux");
         json_t *mounts = json_object_get(spec, "mounts");
         if (mounts && !json_is_array(mounts))

@@ -416,3 +416,25 @@ EOF
 	"${P[@]}" rmi -a -f >/dev/null 2>&1 || true
 	rm -rf "$proot" 2>/dev/null || true
 }
+
+@test "runtime: root.path \".\" and \"rootfs\" relative to the bundle (runtime-tools' bundles)" {
+	# the runtime-tools validation suite puts config.json inside the rootfs
+	# and sets root.path to "."; a lookup of "." would miss the bind mount
+	local b="$BATS_TEST_TMPDIR/dot"
+	cp -a "$ROOTFS" "$b"
+	(cd "$b" && "$KILN" runtime spec)
+	jq '.root.path = "." | .process.terminal = false | .process.args = ["echo","dot"]' \
+		"$b/config.json" >"$b/c.tmp" && mv "$b/c.tmp" "$b/config.json"
+	run rt run --bundle "$b" dotroot
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "dot" ]
+	mkdir -p "$BATS_TEST_TMPDIR/rel"
+	ln -s "$ROOTFS" "$BATS_TEST_TMPDIR/rel/rootfs"
+	(cd "$BATS_TEST_TMPDIR/rel" && "$KILN" runtime spec)
+	jq '.process.terminal = false | .process.args = ["echo","rel"]' \
+		"$BATS_TEST_TMPDIR/rel/config.json" >"$BATS_TEST_TMPDIR/rel/c" && mv "$BATS_TEST_TMPDIR/rel/c" "$BATS_TEST_TMPDIR/rel/config.json"
+	run rt run --bundle "$BATS_TEST_TMPDIR/rel" relroot
+	[ "$status" -eq 0 ]
+	[ "$output" = "rel" ]
+}
