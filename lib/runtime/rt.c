@@ -418,7 +418,10 @@ __attribute__((noreturn)) static void init_child(struct init_args *a)
         const char *hostname = json_string_value(json_object_get(spec, "hostname"));
         const char *domainname = json_string_value(json_object_get(spec, "domainname"));
         if ((hostname && *hostname) || (domainname && *domainname)) {
+                /* a new UTS namespace, or one joined by path (as runc allows) */
                 bool own_uts = (a->new_flags & CLONE_NEWUTS) != 0;
+                for (size_t k = 0; k < a->n_join && !own_uts; k++)
+                        own_uts = a->join_flag[k] == CLONE_NEWUTS;
                 if (!own_uts) {
                         kiln_err(&err, -EINVAL, "unable to set hostname without a private UTS namespace");
                         kiln_sync_fail(a->sync_fd, &err);

@@ -438,3 +438,18 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$output" = "rel" ]
 }
+
+@test "runtime: hostname in a UTS namespace joined by path" {
+	command -v unshare >/dev/null || skip "unshare missing"
+	unshare --uts sleep 30 &
+	local holder=$!
+	sleep 0.2
+	make_bundle hostname
+	edit_config "(.linux.namespaces |= map(if .type == \"uts\" then .path = \"/proc/$holder/ns/uts\" else . end)) | .hostname = \"joined\""
+	run rt run --bundle "$BUNDLE" utsjoin
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "joined" ]
+}
