@@ -391,7 +391,8 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                                 return ex;
                         break;
                 case O_INIT:
-                        return cli_fail("--init is not supported yet");
+                        a->o.init = true;
+                        break;
                 case O_CAPADD:
                         strv_add(&a->cap_add, optarg);
                         break;

@@ -155,6 +155,8 @@ static const struct cli_command commands[] = {
           "  -u, --user string          user[:group], names resolved in the image\n"
           "      --entrypoint string    Override the image's ENTRYPOINT (resets its CMD)\n"
           "  -h, --hostname string      Container host name\n"
+          "      --init                 Run an init (kiln-init, at /dev/init) as PID 1 that\n"
+          "                             forwards signals and reaps zombies\n"
           "      --read-only            Mount the root filesystem read-only\n"
           "      --tmpfs list           Mount a tmpfs: /path[:options]\n"
           "  -v, --volume list          Bind mount HOST-DIR:CONTAINER-DIR[:ro]\n"
@@ -174,7 +176,7 @@ static const struct cli_command commands[] = {
           "  -l, --label list           Set metadata\n\n"
           "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
           "                             CONTAINER-DIR (an anonymous volume)\n\n"
-          "Not yet: --init, -p/--publish, --userns, bridge networking.\n"
+          "Not yet: -p/--publish, --userns, bridge networking.\n"
           "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
           "be invoked, 127 when it is not found, 128+N on signal N.\n" },
         { "create", cmd_create, "Create a new container",

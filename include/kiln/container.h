@@ -37,7 +37,12 @@ struct kiln_container_opts {
         const char *stop_signal;    /* NULL: the image's, else SIGTERM */
         int stop_timeout;           /* seconds; < 0: 10 */
         const char *network;        /* "none", "host", or NULL (the default network) */
+        bool init;                  /* --init: kiln-init is PID 1 and runs the command
+                                     * (bind-mounted read-only at KILN_CONTAINER_INIT_PATH) */
 };
+
+/* Where --init puts kiln-init in the container (docker's tini: /dev/init). */
+#define KILN_CONTAINER_INIT_PATH "/dev/init"
 
 /* Create the container: record, directories, overlay rootfs, bundle.
  * Prints nothing; *ret_id gets the 64-hex ID (caller frees). */
@@ -58,6 +63,17 @@ enum {
  */
 int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                          int *ret_status, struct kiln_error *err);
+
+/*
+ * Record that the container's process exited: exit_code (Docker's terms),
+ * oom (the OOM killer struck), finished_at (RFC 3339; NULL: now). Deletes
+ * the runtime state, unmounts the rootfs, and removes the container when
+ * it was created with auto_remove. What a detached container's monitor
+ * runs last (`kiln container cleanup`). A record that is no longer running
+ * is left alone; one another live monitor owns is refused (-KILN_ECONFLICT).
+ */
+int kiln_container_cleanup(struct kiln_store *s, const char *what, int exit_code, bool oom,
+                           const char *finished_at, struct kiln_error *err);
 
 /* Signal the container's init (SIGKILL, SIGTERM, ...). */
 int kiln_container_kill(struct kiln_store *s, const char *what, int sig, struct kiln_error *err);

@@ -250,6 +250,44 @@ static void free_mount_reqs(struct kiln_mount_req *m, size_t n)
         free(m);
 }
 
+/*
+ * kiln-init for --init: next to kiln's own binary (an install side by side,
+ * or a copy), the build tree's init/ beside its cli/, PREFIX/libexec/kiln
+ * for the prefix kiln is installed in, then the usual libexec directories.
+ * *ret_tried (on failure) lists where it looked. Caller frees.
+ */
+static char *find_init(char **ret_tried)
+{
+        static const char *const rel[] = { "kiln-init", "../init/kiln-init", "../libexec/kiln/kiln-init" };
+        static const char *const fixed[] = { "/usr/local/libexec/kiln/kiln-init",
+                                             "/usr/libexec/kiln/kiln-init" };
+        struct kiln_buf tried = KILN_BUF_INIT;
+        _cleanup_free_ char *exe = realpath("/proc/self/exe", NULL);
+        char *slash = exe ? strrchr(exe, '/') : NULL;
+        if (slash)
+                *slash = 0;
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(rel) + KILN_ARRAY_SIZE(fixed); i++) {
+                _cleanup_free_ char *cand = NULL;
+                if (i < KILN_ARRAY_SIZE(rel)) {
+                        if (!slash)
+                                continue;
+                        cand = kiln_xasprintf("%s/%s", exe, rel[i]);
+                } else {
+                        cand = kiln_xstrdup(fixed[i - KILN_ARRAY_SIZE(rel)]);
+                }
+                char *real = realpath(cand, NULL);
+                struct stat st;
+                if (real && stat(real, &st) == 0 && S_ISREG(st.st_mode) && access(real, X_OK) == 0) {
+                        kiln_buf_free(&tried);
+                        return real;
+                }
+                free(real);
+                kiln_buf_printf(&tried, "%s%s", tried.len ? ", " : "", cand);
+        }
+        *ret_tried = kiln_buf_steal(&tried);
+        return NULL;
+}
+
 /* The run options as JSON, to start the container again later. */
 static json_t *run_opts_json(const struct kiln_container_opts *o)
 {
@@ -286,6 +324,15 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 return kiln_err(err, -EINVAL,
                                 "invalid container name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                                 opts->name);
+        /* --init: kiln-init, found before anything is made */
+        _cleanup_free_ char *init_path = NULL;
+        if (opts->init) {
+                _cleanup_free_ char *tried = NULL;
+                init_path = find_init(&tried);
+                if (!init_path)
+                        return kiln_err(err, -ENOENT, "--init: kiln-init not found next to kiln or in %s",
+                                        tried);
+        }
 
         char id[65];
         random_id(id);
@@ -412,7 +459,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
          * image's VOLUMEs as anonymous volumes, then /etc/hostname, hosts,
          * resolv.conf */
         json_t *image_vols = json_object_get(cfg->config, "Volumes");
-        size_t cap = opts->run.n_mounts + 3 + (json_is_object(image_vols) ? json_object_size(image_vols) : 0);
+        size_t cap = opts->run.n_mounts + 4 + (json_is_object(image_vols) ? json_object_size(image_vols) : 0);
         struct kiln_mount_req *mr = kiln_xcalloc(cap, sizeof(*mr));
         json_t *mounts_rec = json_array();
         size_t nm = 0;
@@ -506,6 +553,14 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 q->source = kiln_xasprintf("%s/%s", dir, etc[i]);
                 q->destination = TAKE_PTR(dest);
         }
+        if (init_path) {
+                /* as docker's --init (tini at /dev/init), read-only */
+                struct kiln_mount_req *q = &mr[nm++];
+                q->type = kiln_xstrdup("bind");
+                q->source = kiln_xstrdup(init_path);
+                q->destination = kiln_xstrdup(KILN_CONTAINER_INIT_PATH);
+                q->readonly = true;
+        }
         ro.mounts = mr;
         ro.n_mounts = nm;
         json_t *spec = NULL;
@@ -513,6 +568,20 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         free_mount_reqs(mr, nm);
         if (r < 0)
                 goto fail;
+        json_t *proc = json_object_get(spec, "process");
+        json_t *args = json_object_get(proc, "args");
+        /* Path and Args: the command itself, with or without --init (as docker) */
+        const char *path0 = json_string_value(json_array_get(args, 0));
+        json_object_set_new(doc, "Path", json_string(path0 ? path0 : ""));
+        json_t *rest = json_array();
+        for (size_t i = 1; i < json_array_size(args); i++)
+                json_array_append(rest, json_array_get(args, i));
+        json_object_set_new(doc, "Args", rest);
+        if (init_path) {
+                /* the process runs as "/dev/init -- ARGS..." */
+                json_array_insert_new(args, 0, json_string("--"));
+                json_array_insert_new(args, 0, json_string(KILN_CONTAINER_INIT_PATH));
+        }
         {
                 size_t slen;
                 _cleanup_free_ char *text = kiln_json_dump(spec, &slen);
@@ -524,13 +593,6 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                         goto fail;
                 }
         }
-        json_t *proc = json_object_get(spec, "process");
-        json_t *args = json_object_get(proc, "args");
-        json_object_set(doc, "Path", json_array_get(args, 0) ? json_array_get(args, 0) : json_string(""));
-        json_t *rest = json_array();
-        for (size_t i = 1; i < json_array_size(args); i++)
-                json_array_append(rest, json_array_get(args, i));
-        json_object_set_new(doc, "Args", rest);
 
         /* Config and HostConfig in docker's terms */
         json_t *c = json_object();
@@ -571,6 +633,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "AutoRemove", json_boolean(opts->auto_remove));
         json_object_set_new(hc, "ReadonlyRootfs", json_boolean(opts->run.read_only));
         json_object_set_new(hc, "Privileged", json_boolean(opts->run.privileged));
+        json_object_set_new(hc, "Init", json_boolean(opts->init));
         json_object_set_new(hc, "NetworkMode", json_string(opts->network ? opts->network : "private"));
         json_object_set_new(hc, "Memory", json_integer(opts->run.memory));
         json_object_set_new(hc, "MemorySwap", json_integer(opts->run.memory_swap));
