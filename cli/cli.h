@@ -99,6 +99,8 @@ int cmd_wait(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_container(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv);
+/* cli/cmd_monitor.c: the exit command of a detached container's kiln-monitor */
+int cmd_container_cleanup(struct cli_ctx *ctx, int argc, char **argv);
 /* cli/cmd_volume.c */
 int cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv);

@@ -239,6 +239,16 @@ static const struct cli_command commands[] = {
           "Usage:  kiln container prune [OPTIONS]\n\n"
           "Options:\n"
           "  -f, --force   Do not prompt for confirmation\n" },
+        { "container cleanup", cmd_container_cleanup,
+          "Record a detached container's exit (run by kiln-monitor)",
+          "Usage:  kiln container cleanup [OPTIONS] CONTAINER\n\n"
+          "Not for users: the exit command kiln-monitor runs once a detached\n"
+          "container's process has exited. Records the exit, deletes the runtime\n"
+          "state, unmounts the root filesystem; removes a --rm container.\n\n"
+          "Options:\n"
+          "      --exit-code int        The exit code (Docker's terms)\n"
+          "      --finished-at string   When it exited (RFC 3339; default: now)\n"
+          "      --oom                  The OOM killer struck\n" },
         { "commit", cmd_commit, "Create a new image from a container's changes",
           "Usage:  kiln commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\n"
           "The container's changes (its overlay upper dir) become a new layer on top\n"

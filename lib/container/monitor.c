@@ -4,10 +4,17 @@
  * the container's init: it copies the output to the log (docker's
  * json-file format) and, when attached, to its own stdio; it waits for the
  * exit, records the status (and OOM kills) and cleans up. Attached, the
- * `kiln run`/`kiln start -a` process is the monitor; detached, a small
- * process double-forked from it, so no daemon is needed.
+ * `kiln run`/`kiln start -a` process is the monitor. Detached, a process
+ * double-forked from it creates and starts the container and then execs
+ * kiln-monitor (monitor/kiln-monitor.c, libc only), which does the same
+ * copying and waiting and finally execs `kiln container cleanup` to record
+ * the exit (kiln_container_cleanup); it leaves the status in
+ * ROOT/containers/<id>/exit too, which refresh() reads when that command
+ * could not run. Without kiln-monitor the forked process monitors
+ * in-process, as in attached mode. No daemon either way.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 #include "../runtime/runtime-internal.h"
 #include "container-internal.h"
 #include "kiln/fs.h"
+#include "monitor/kiln-monitor-path.h"
 
 /* ---- log ---- */
 
@@ -46,7 +54,7 @@ static void log_write(int log_fd, struct log_stream *ls, const char *data, size_
                 if (nl)
                         end = (size_t)(nl - ls->pending.data) + 1;
                 else if ((flush && ls->pending.len > start) || ls->pending.len - start >= 16384)
-                        end = ls->pending.len;
+                        end = ls->pending.len - start > 16384 ? start + 16384 : ls->pending.len;
                 else
                         break;
                 char now[64];
@@ -73,9 +81,24 @@ static void log_write(int log_fd, struct log_stream *ls, const char *data, size_
         }
 }
 
+/* The process exists and is not a zombie (an orphan's zombie lingers where
+ * pid 1 does not reap). */
 static bool pid_alive(pid_t pid)
 {
-        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+        if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+                return false;
+        char path[64], stat[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno != ENOENT;
+        ssize_t n = read(fd, stat, sizeof(stat) - 1);
+        close(fd);
+        if (n <= 0)
+                return true;
+        stat[n] = 0;
+        const char *rp = strrchr(stat, ')'); /* "pid (comm) S ..." */
+        return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }
 
 /* ---- terminal ---- */
@@ -355,8 +378,20 @@ static void remove_files(struct kiln_store *s, json_t *doc)
 
 static void remove_anonymous_volumes(struct kiln_store *s, json_t *doc);
 
-/* What the monitor does once the init has exited. */
-static void finish(struct kiln_store *s, json_t *doc, int wstatus, bool oom)
+/* ROOT/containers/<id>/exit: kiln-monitor's record of the exit. */
+static char *exit_file(struct kiln_store *s, const char *id)
+{
+        _cleanup_free_ char *dir = ctr_dir(s, id);
+        return kiln_xasprintf("%s/exit", dir);
+}
+
+/*
+ * What the monitor does once the init has exited: the runtime's state, the
+ * rootfs mount, the record (or the whole container with AutoRemove).
+ * finished_at NULL: now. The exit file goes once the record has the exit.
+ */
+static int finish(struct kiln_store *s, json_t *doc, int code, bool oom, const char *finished_at,
+                  struct kiln_error *err)
 {
         const char *id = json_string_value(json_object_get(doc, "Id"));
         _cleanup_free_ char *sr = kiln_container_state_root();
@@ -365,24 +400,181 @@ static void finish(struct kiln_store *s, json_t *doc, int wstatus, bool oom)
         json_t *st = state_of(doc);
         char now[64];
         ctr_now_rfc3339(now, sizeof(now));
-        int code = kiln_wait_status_to_exit(wstatus);
         json_object_set_new(st, "Status", json_string("exited"));
         json_object_set_new(st, "Running", json_false());
         json_object_set_new(st, "Pid", json_integer(0));
         json_object_set_new(st, "ExitCode", json_integer(code));
         json_object_set_new(st, "OOMKilled", json_boolean(oom));
-        json_object_set_new(st, "FinishedAt", json_string(now));
+        json_object_set_new(st, "FinishedAt", json_string(finished_at ? finished_at : now));
         json_object_del(st, "MonitorPid");
         if (json_is_true(json_object_get(json_object_get(doc, "HostConfig"), "AutoRemove"))) {
                 /* docker run --rm also removes the container's anonymous volumes */
                 remove_files(s, doc);
                 kiln_store_container_delete(s, id, NULL);
                 remove_anonymous_volumes(s, doc);
-        } else {
-                struct kiln_error e = { 0 };
-                if (save(s, doc, &e) < 0)
-                        kiln_warn("container %.12s: cannot record the exit: %s", id, e.msg);
+                return 0;
         }
+        struct kiln_error e = { 0 };
+        if (save(s, doc, &e) < 0) {
+                kiln_warn("container %.12s: cannot record the exit: %s", id, e.msg);
+                return kiln_err(err, -EIO, "container %.12s: cannot record the exit: %s", id,
+                                e.msg);
+        }
+        _cleanup_free_ char *ef = exit_file(s, id);
+        unlink(ef);
+        return 0;
+}
+
+int kiln_container_cleanup(struct kiln_store *s, const char *what, int exit_code, bool oom,
+                           const char *finished_at, struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        json_t *st = state_of(doc);
+        if (!json_is_true(json_object_get(st, "Running"))) {
+                /* already recorded (a second call): only the exit file is left */
+                _cleanup_free_ char *ef = exit_file(s, id);
+                unlink(ef);
+                json_decref(doc);
+                return 0;
+        }
+        /* the monitor runs this in its own process: a live monitor with another
+         * pid means a newer run of the container, not ours to finish */
+        pid_t mon = (pid_t)json_integer_value(json_object_get(st, "MonitorPid"));
+        if (mon > 0 && mon != getpid() && pid_alive(mon)) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT,
+                                "container %.12s is monitored by process %d", id, (int)mon);
+        }
+        if (finished_at && (strlen(finished_at) >= 64 || !*finished_at))
+                finished_at = NULL;
+        r = finish(s, doc, exit_code, oom, finished_at, err);
+        json_decref(doc);
+        return r;
+}
+
+/* An executable kiln-monitor: $KILN_MONITOR ("none": monitor in-process),
+ * beside our binary, in the build tree (build/cli/kiln,
+ * build/monitor/kiln-monitor), then the installed one. Caller frees. */
+static char *find_monitor_helper(const char *self)
+{
+        const char *e = getenv("KILN_MONITOR");
+        if (e && *e)
+                return strcmp(e, "none") && access(e, X_OK) == 0 ? kiln_xstrdup(e) : NULL;
+        _cleanup_free_ char *dir = kiln_xstrdup(self);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        char *cand[] = {
+                kiln_xasprintf("%s/kiln-monitor", dir),
+                kiln_xasprintf("%s/../monitor/kiln-monitor", dir),
+                kiln_xstrdup(KILN_MONITOR_INSTALLED),
+                kiln_xasprintf("%s/../libexec/kiln/kiln-monitor", dir),
+        };
+        char *found = NULL;
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(cand); i++) {
+                if (!found && slash && access(cand[i], X_OK) == 0)
+                        found = TAKE_PTR(cand[i]);
+                free(cand[i]);
+        }
+        return found;
+}
+
+static void set_cloexec(int fd, bool on)
+{
+        if (fd < 0)
+                return;
+        int f = fcntl(fd, F_GETFD);
+        if (f >= 0)
+                fcntl(fd, F_SETFD, on ? f | FD_CLOEXEC : f & ~FD_CLOEXEC);
+}
+
+/*
+ * Detached: become kiln-monitor, handing it the init (our child), the
+ * output fds, the log and the exit command `kiln --root ROOT container
+ * cleanup ...`. Returns only when that is not possible (nothing changed;
+ * monitor in-process then), saying why in monitor.log.
+ */
+static void exec_monitor(struct kiln_store *s, json_t *doc, pid_t pid, int out_fd, int err_fd,
+                         int master, int log_fd, const char *dir)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0 || n >= (ssize_t)sizeof(self) - 1) {
+                kiln_warn("cannot find the kiln binary: monitoring in-process");
+                return;
+        }
+        self[n] = 0;
+        if (kiln_endswith(self, " (deleted)")) {
+                kiln_warn("the kiln binary was replaced: monitoring in-process");
+                return;
+        }
+        _cleanup_free_ char *helper = find_monitor_helper(self);
+        if (!helper) {
+                const char *e = getenv("KILN_MONITOR");
+                if (e && !strcmp(e, "none"))
+                        kiln_warn("KILN_MONITOR=none: monitoring in-process");
+                else if (e && *e)
+                        kiln_warn("KILN_MONITOR=%s is not executable: monitoring in-process", e);
+                else
+                        kiln_warn("kiln-monitor not found: monitoring in-process");
+                return;
+        }
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        const char *cg = json_string_value(json_object_get(doc, "CgroupsPath"));
+        char pid_s[16], out_s[16], err_s[16], log_s[16];
+        snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+        snprintf(out_s, sizeof(out_s), "%d", master >= 0 ? master : out_fd);
+        snprintf(err_s, sizeof(err_s), "%d", err_fd);
+        snprintf(log_s, sizeof(log_s), "%d", log_fd);
+        const char *argv[40];
+        size_t a = 0;
+        argv[a++] = helper;
+        argv[a++] = "--pid";
+        argv[a++] = pid_s;
+        argv[a++] = "--dir";
+        argv[a++] = dir;
+        argv[a++] = master >= 0 ? "--pty" : "--stdout";
+        argv[a++] = out_s;
+        if (master < 0 && err_fd >= 0) {
+                argv[a++] = "--stderr";
+                argv[a++] = err_s;
+        }
+        if (log_fd >= 0) {
+                argv[a++] = "--log";
+                argv[a++] = log_s;
+        }
+        if (cg && *cg) {
+                argv[a++] = "--cgroup";
+                argv[a++] = cg;
+        }
+        /* the exit command; kiln-monitor fills in the @...@ arguments */
+        argv[a++] = "--";
+        argv[a++] = self;
+        argv[a++] = "--root";
+        argv[a++] = kiln_store_root(s);
+        argv[a++] = "container";
+        argv[a++] = "cleanup";
+        argv[a++] = "--exit-code";
+        argv[a++] = "@EXIT_CODE@";
+        argv[a++] = "@OOM@";
+        argv[a++] = "--finished-at";
+        argv[a++] = "@FINISHED_AT@";
+        argv[a++] = id;
+        argv[a] = NULL;
+        int fds[] = { out_fd, err_fd, master, log_fd };
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(fds); i++)
+                set_cloexec(fds[i], false);
+        kiln_store_db_suspend(s);
+        execv(helper, (char *const *)argv);
+        int e = errno;
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(fds); i++)
+                set_cloexec(fds[i], true);
+        kiln_store_db_resume(s, NULL);
+        kiln_warn("cannot run %s: %s: monitoring in-process", helper, strerror(e));
 }
 
 /*
@@ -404,6 +596,8 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         kiln_fs_mkdir_p(AT_FDCWD, sr, 0700);
         kiln_rt_delete(sr, id, true, NULL); /* state from an earlier run */
 
+        _cleanup_free_ char *ef = exit_file(s, id);
+        unlink(ef); /* an earlier run's */
         _cleanup_free_ char *logpath = kiln_xasprintf("%s/ctr.log", dir);
         _cleanup_close_ int log_fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         struct kiln_rt_create_opts co = KILN_RT_CREATE_OPTS_INIT;
@@ -485,6 +679,9 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         if (report_fd >= 0) {
                 (void)kiln_fs_write_all(report_fd, "ok\n", 3);
                 close(report_fd);
+                /* detached: the small kiln-monitor takes over from here */
+                exec_monitor(s, doc, pid, tty ? -1 : outp[0], tty ? -1 : errp[0], master, log_fd,
+                             dir);
         }
         struct io_ctx io = {
                 .out_fd = tty ? -1 : outp[0],
@@ -511,7 +708,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         }
         if (ret_status)
                 *ret_status = kiln_wait_status_to_exit(io.wstatus);
-        finish(s, doc, io.wstatus, oom);
+        finish(s, doc, kiln_wait_status_to_exit(io.wstatus), oom, NULL, NULL);
         json_decref(doc);
         return 0;
 }
@@ -626,11 +823,25 @@ static void refresh(struct kiln_store *s, json_t *doc)
         pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
         if (pid_alive(mon) || pid_alive(pid))
                 return;
-        /* neither the monitor nor the process exists: record what we know */
-        json_object_set_new(st, "Error", json_string("the container monitor exited unexpectedly"));
-        json_incref(doc);
-        finish(s, doc, 255 << 8, false);
-        json_decref(doc);
+        /* neither the monitor nor the process exists: what kiln-monitor wrote
+         * when its exit command failed, else that the monitor was lost */
+        const char *id = json_string_value(json_object_get(doc, "Id"));
+        _cleanup_free_ char *ef = id ? exit_file(s, id) : NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        json_t *ex = ef && kiln_fs_read_file(AT_FDCWD, ef, 4096, &text, &len) == 0
+                             ? json_loadb(text, len, 0, NULL)
+                             : NULL;
+        if (json_is_integer(json_object_get(ex, "ExitCode"))) {
+                const char *fa = json_string_value(json_object_get(ex, "FinishedAt"));
+                finish(s, doc, (int)json_integer_value(json_object_get(ex, "ExitCode")),
+                       json_is_true(json_object_get(ex, "OOMKilled")), fa && *fa ? fa : NULL, NULL);
+        } else {
+                json_object_set_new(st, "Error",
+                                    json_string("the container monitor exited unexpectedly"));
+                finish(s, doc, 255, false, NULL, NULL);
+        }
+        json_decref(ex);
 }
 
 int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,

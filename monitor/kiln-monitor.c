@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln-monitor: the small program a detached container's monitor becomes
+ * (conmon's model). `kiln run -d` / `kiln start` fork a process that
+ * creates and starts the container — its init is that process's child —
+ * and then execve()s this program, which only needs libc:
+ *
+ *   - copies the container's output (two pipes, or a pty master) to the
+ *     log in docker's json-file format, one {"log","stream","time"} object
+ *     a line;
+ *   - reaps the init, drains what is left of its output (at most 2 s);
+ *   - reads the OOM kills of the container's memory cgroup;
+ *   - writes DIR/exit atomically: {"ExitCode":N,"OOMKilled":b,"FinishedAt":T};
+ *   - execve()s the exit command (`kiln container cleanup ...`), which
+ *     records the exit in the store and tears the container down. It runs
+ *     in this same process, so the pid kiln recorded as MonitorPid stays
+ *     alive until the record is final.
+ *
+ * Usage (kiln builds it; not a user command):
+ *   kiln-monitor --pid PID --dir DIR [--stdout FD --stderr FD | --pty FD]
+ *                [--log FD] [--cgroup PATH] -- EXIT-COMMAND [ARG...]
+ * In EXIT-COMMAND, the argument "@EXIT_CODE@" becomes the exit code (the
+ * code, or 128+N for signal N), "@FINISHED_AT@" the time of the exit and
+ * "@OOM@" becomes "--oom" when the OOM killer struck, or is dropped.
+ *
+ * Log escaping: `"` and `\` are escaped, \n \r \t as such, other control
+ * characters below 0x20 as \u00XX; valid UTF-8 passes through unchanged
+ * (U+2028 and U+2029 escaped as Go does); each byte that is not part of
+ * valid UTF-8 becomes \ufffd, as docker's json-file driver writes it — so
+ * every line is valid JSON that any reader, jansson included, accepts. A
+ * line longer than 16 KiB is split into 16 KiB entries without a trailing
+ * "\n", as docker does (the cut moves back to the start of a UTF-8
+ * sequence that would otherwise be split).
+ *
+ * Messages go to stderr, which kiln points at DIR/monitor.log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 16384     /* docker's json-file splits longer lines here */
+#define DRAIN_MS 2000   /* how long output is read after the init exited */
+#define PATH_MAX_ 4096
+
+extern char **environ;
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if ((size_t)n > sizeof(line) - 2)
+                n = (int)sizeof(line) - 2;
+        line[n++] = '\n';
+        (void)!write(STDERR_FILENO, "kiln-monitor: ", 14);
+        (void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+/* RFC 3339 with nanoseconds, UTC: what kiln writes everywhere. */
+static void now_rfc3339(char *out, size_t n)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- json-file ---- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if none. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+        unsigned char c = p[0];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                len = 2;
+        else if (c >= 0xe0 && c <= 0xef) {
+                len = 3;
+                if (c == 0xe0)
+                        lo = 0xa0;
+                else if (c == 0xed)
+                        hi = 0x9f; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                len = 4;
+                if (c == 0xf0)
+                        lo = 0x90;
+                else if (c == 0xf4)
+                        hi = 0x8f; /* nothing above U+10FFFF */
+        } else {
+                return 0;
+        }
+        if (n < len || p[1] < lo || p[1] > hi)
+                return 0;
+        for (size_t i = 2; i < len; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        return len;
+}
+
+/* One escaped line is at most 6 bytes an input byte plus the frame. */
+static char line_buf[6 * CHUNK + 256];
+
+/* Escape data into dst as a JSON string body; returns the length. */
+static size_t json_escape(char *dst, const unsigned char *p, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        char *o = dst;
+        for (size_t i = 0; i < n;) {
+                unsigned char c = p[i];
+                if (c >= 0x80) {
+                        size_t l = utf8_len(p + i, n - i);
+                        if (!l) {
+                                memcpy(o, "\\ufffd", 6);
+                                o += 6;
+                                i++;
+                        } else if (l == 3 && c == 0xe2 && p[i + 1] == 0x80 &&
+                                   (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
+                                memcpy(o, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                                o += 6;
+                                i += 3;
+                        } else {
+                                memcpy(o, p + i, l);
+                                o += l;
+                                i += l;
+                        }
+                        continue;
+                }
+                switch (c) {
+                case '"':
+                        *o++ = '\\';
+                        *o++ = '"';
+                        break;
+                case '\\':
+                        *o++ = '\\';
+                        *o++ = '\\';
+                        break;
+                case '\n':
+                        *o++ = '\\';
+                        *o++ = 'n';
+                        break;
+                case '\r':
+                        *o++ = '\\';
+                        *o++ = 'r';
+                        break;
+                case '\t':
+                        *o++ = '\\';
+                        *o++ = 't';
+                        break;
+                default:
+                        if (c < 0x20) {
+                                memcpy(o, "\\u00", 4);
+                                o[4] = hex[c >> 4];
+                                o[5] = hex[c & 15];
+                                o += 6;
+                        } else {
+                                *o++ = (char)c;
+                        }
+                }
+                i++;
+        }
+        return (size_t)(o - dst);
+}
+
+struct stream {
+        const char *name; /* "stdout" / "stderr" */
+        int fd;           /* read end, -1 once closed */
+        size_t len;
+        unsigned char buf[CHUNK];
+};
+
+static int log_fd = -1;
+
+/* Write buf[0..n) as one log entry and keep the rest. */
+static void emit(struct stream *s, size_t n)
+{
+        if (log_fd >= 0 && n) {
+                char t[64];
+                now_rfc3339(t, sizeof(t));
+                char *o = line_buf;
+                memcpy(o, "{\"log\":\"", 8);
+                o += 8;
+                o += json_escape(o, s->buf, n);
+                o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
+                int r = write_all(log_fd, line_buf, (size_t)(o - line_buf));
+                if (r < 0) {
+                        msg("writing the log: %s", strerror(-r));
+                        log_fd = -1;
+                }
+        }
+        memmove(s->buf, s->buf + n, s->len - n);
+        s->len -= n;
+}
+
+/* A full buffer without a newline: a 16 KiB partial entry, cut before a
+ * UTF-8 sequence the cut would split. */
+static void emit_partial(struct stream *s)
+{
+        size_t cut = s->len;
+        for (size_t back = 1; back <= 3 && back <= s->len; back++) {
+                unsigned char c = s->buf[s->len - back];
+                if ((c & 0xc0) == 0x80)
+                        continue; /* a continuation byte: look further back */
+                size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+                if (need > back && back < s->len)
+                        cut = s->len - back;
+                break;
+        }
+        emit(s, cut);
+}
+
+static void feed(struct stream *s, const char *data, size_t n)
+{
+        while (n) {
+                size_t room = CHUNK - s->len;
+                size_t k = n < room ? n : room;
+                const char *nl = memchr(data, '\n', k);
+                if (nl)
+                        k = (size_t)(nl - data) + 1;
+                memcpy(s->buf + s->len, data, k);
+                s->len += k;
+                data += k;
+                n -= k;
+                if (nl)
+                        emit(s, s->len);
+                else if (s->len == CHUNK)
+                        emit_partial(s);
+        }
+}
+
+/* ---- OOM kills ---- */
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = 0;
+}
+
+static bool has_token(const char *list, const char *tok)
+{
+        size_t n = strlen(tok);
+        for (const char *p = list; p && *p;) {
+                const char *e = strchr(p, ',');
+                size_t l = e ? (size_t)(e - p) : strlen(p);
+                if (l == n && !memcmp(p, tok, n))
+                        return true;
+                p = e ? e + 1 : NULL;
+        }
+        return false;
+}
+
+/* "oom_kill N" of v1 memory.oom_control (the memory hierarchy's mount) or
+ * v2 memory.events (the cgroup2 mount), as kiln's cgroup code picks them:
+ * a v1 memory hierarchy wins on a hybrid host. */
+static bool oom_killed(const char *cg)
+{
+        if (!cg || !*cg || strstr(cg, ".."))
+                return false;
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        char v1[PATH_MAX_] = "", v2[PATH_MAX_] = "";
+        char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+                char *sp = NULL, *mp = NULL, *tok = strtok_r(line, " \n", &sp);
+                for (int i = 0; tok && i < 4; i++) {
+                        tok = strtok_r(NULL, " \n", &sp);
+                        if (i == 3)
+                                mp = tok;
+                }
+                while (tok && strcmp(tok, "-"))
+                        tok = strtok_r(NULL, " \n", &sp);
+                char *fstype = tok ? strtok_r(NULL, " \n", &sp) : NULL;
+                char *source = fstype ? strtok_r(NULL, " \n", &sp) : NULL;
+                char *opts = source ? strtok_r(NULL, " \n", &sp) : NULL;
+                if (!mp || !opts)
+                        continue;
+                if (!strcmp(fstype, "cgroup") && !v1[0] && has_token(opts, "memory")) {
+                        unescape(mp);
+                        snprintf(v1, sizeof(v1), "%s/%s/memory.oom_control", mp, cg);
+                } else if (!strcmp(fstype, "cgroup2") && !v2[0]) {
+                        unescape(mp);
+                        snprintf(v2, sizeof(v2), "%s/%s/memory.events", mp, cg);
+                }
+        }
+        free(line);
+        fclose(f);
+        const char *path = v1[0] ? v1 : v2[0] ? v2 : NULL;
+        if (!path)
+                return false;
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        char l[256];
+        unsigned long long kills = 0;
+        while (fgets(l, sizeof(l), f))
+                if (sscanf(l, "oom_kill %llu", &kills) == 1)
+                        break;
+        fclose(f);
+        return kills > 0;
+}
+
+/* ---- main ---- */
+
+static int parse_fd(const char *s)
+{
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v < 0 || v > 1 << 20)
+                return -1;
+        return (int)v;
+}
+
+static void usage(void)
+{
+        msg("usage: kiln-monitor --pid PID --dir DIR [--stdout FD --stderr FD | --pty FD] "
+            "[--log FD] [--cgroup PATH] -- EXIT-COMMAND [ARG...]");
+        exit(2);
+}
+
+static bool alive(pid_t pid)
+{
+        return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+int main(int argc, char **argv)
+{
+        pid_t pid = 0;
+        const char *dir = NULL, *cgroup = NULL;
+        struct stream *out = calloc(1, sizeof(*out)), *err = calloc(1, sizeof(*err));
+        if (!out || !err)
+                return 1;
+        out->name = "stdout";
+        err->name = "stderr";
+        out->fd = err->fd = -1;
+        int i = 1;
+        for (; i < argc; i++) {
+                const char *a = argv[i];
+                if (!strcmp(a, "--")) {
+                        i++;
+                        break;
+                }
+                if (i + 1 >= argc)
+                        usage();
+                const char *v = argv[++i];
+                if (!strcmp(a, "--pid"))
+                        pid = (pid_t)atoi(v);
+                else if (!strcmp(a, "--dir"))
+                        dir = v;
+                else if (!strcmp(a, "--cgroup"))
+                        cgroup = v;
+                else if (!strcmp(a, "--stdout") || !strcmp(a, "--pty"))
+                        out->fd = parse_fd(v);
+                else if (!strcmp(a, "--stderr"))
+                        err->fd = parse_fd(v);
+                else if (!strcmp(a, "--log"))
+                        log_fd = parse_fd(v);
+                else
+                        usage();
+        }
+        if (pid <= 0 || !dir || i >= argc)
+                usage();
+        char **exit_cmd = argv + i;
+        int n_exit = argc - i;
+
+        /* nothing of ours may reach the exit command */
+        int fds[] = { out->fd, err->fd, log_fd };
+        for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++)
+                if (fds[k] >= 0 && fcntl(fds[k], F_SETFD, FD_CLOEXEC) < 0) {
+                        msg("fd %d: %s", fds[k], strerror(errno));
+                        if (fds[k] == log_fd)
+                                log_fd = -1;
+                        else if (fds[k] == out->fd)
+                                out->fd = -1;
+                        else
+                                err->fd = -1;
+                }
+
+        /* SIGCHLD for the exit; the others are passed on to the init */
+        static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        sigset_t mask;
+        sigemptyset(&mask);
+        for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+                sigaddset(&mask, sigs[k]);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        signal(SIGPIPE, SIG_IGN);
+
+        bool exited = false, orphan = false;
+        int wstatus = 0;
+        char finished[64] = "";
+        int64_t drain_deadline = 0;
+        static char buf[CHUNK];
+        struct stream *st[2] = { out, err };
+        for (;;) {
+                if (!exited) {
+                        /* reap the init, and whatever else was left to us */
+                        for (;;) {
+                                int ws;
+                                pid_t w = waitpid(-1, &ws, WNOHANG);
+                                if (w == pid) {
+                                        wstatus = ws;
+                                        exited = true;
+                                        now_rfc3339(finished, sizeof(finished));
+                                } else if (w < 0 && errno == ECHILD && alive(pid)) {
+                                        orphan = true; /* not ours: poll for its end */
+                                } else if (w < 0 && errno == ECHILD) {
+                                        /* not our child: the status is lost */
+                                        msg("process %d is not our child; exit status unknown",
+                                            (int)pid);
+                                        wstatus = 255 << 8;
+                                        exited = true;
+                                        now_rfc3339(finished, sizeof(finished));
+                                }
+                                if (w <= 0)
+                                        break;
+                        }
+                }
+                if (exited && out->fd < 0 && err->fd < 0)
+                        break;
+                struct pollfd p[3];
+                int n = 0, idx[2] = { -1, -1 }, idx_sig = -1;
+                for (int s = 0; s < 2; s++)
+                        if (st[s]->fd >= 0) {
+                                idx[s] = n;
+                                p[n++] = (struct pollfd){ st[s]->fd, POLLIN, 0 };
+                        }
+                if (sfd >= 0) {
+                        idx_sig = n;
+                        p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+                }
+                int timeout = sfd >= 0 && !orphan ? -1 : 100;
+                if (exited) {
+                        int64_t now = now_ms();
+                        if (!drain_deadline)
+                                drain_deadline = now + DRAIN_MS;
+                        if (now >= drain_deadline)
+                                break;
+                        timeout = (int)(drain_deadline - now);
+                }
+                if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+                        msg("poll: %s", strerror(errno));
+                        break;
+                }
+                for (int s = 0; s < 2; s++) {
+                        if (idx[s] < 0 || !p[idx[s]].revents)
+                                continue;
+                        ssize_t r = read(st[s]->fd, buf, sizeof(buf));
+                        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (r <= 0) {
+                                /* EOF, or EIO from a pty whose other side closed */
+                                close(st[s]->fd);
+                                st[s]->fd = -1;
+                                continue;
+                        }
+                        feed(st[s], buf, (size_t)r);
+                }
+                if (idx_sig >= 0 && (p[idx_sig].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                                if (si.ssi_signo != SIGCHLD && !exited)
+                                        kill(pid, (int)si.ssi_signo);
+                }
+        }
+        if (!exited) {
+                /* poll failed: still wait for the exit */
+                while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+                        ;
+                now_rfc3339(finished, sizeof(finished));
+        }
+        for (int s = 0; s < 2; s++) {
+                if (st[s]->len)
+                        emit(st[s], st[s]->len);
+                if (st[s]->fd >= 0)
+                        close(st[s]->fd);
+        }
+        if (log_fd >= 0)
+                close(log_fd);
+        if (sfd >= 0)
+                close(sfd);
+
+        int code = WIFEXITED(wstatus)     ? WEXITSTATUS(wstatus)
+                   : WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus)
+                                          : 255;
+        bool oom = oom_killed(cgroup);
+
+        /* DIR/exit: what kiln records should the exit command not run */
+        char path[PATH_MAX_], tmp[PATH_MAX_];
+        snprintf(path, sizeof(path), "%s/exit", dir);
+        snprintf(tmp, sizeof(tmp), "%s/.exit.tmp", dir);
+        char doc[256];
+        int dl = snprintf(doc, sizeof(doc), "{\"ExitCode\":%d,\"OOMKilled\":%s,\"FinishedAt\":\"%s\"}\n",
+                          code, oom ? "true" : "false", finished);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write_all(fd, doc, (size_t)dl) < 0 || fsync(fd) < 0 || close(fd) < 0 ||
+            rename(tmp, path) < 0) {
+                msg("writing %s: %s", path, strerror(errno));
+                unlink(tmp);
+        }
+
+        /* the exit command, with the placeholders filled in */
+        char code_s[16];
+        snprintf(code_s, sizeof(code_s), "%d", code);
+        char **av = calloc((size_t)n_exit + 1, sizeof(char *));
+        if (!av)
+                return 1;
+        int k = 0;
+        for (int a = 0; a < n_exit; a++) {
+                if (!strcmp(exit_cmd[a], "@EXIT_CODE@"))
+                        av[k++] = code_s;
+                else if (!strcmp(exit_cmd[a], "@FINISHED_AT@"))
+                        av[k++] = finished;
+                else if (!strcmp(exit_cmd[a], "@OOM@")) {
+                        if (oom)
+                                av[k++] = "--oom";
+                } else
+                        av[k++] = exit_cmd[a];
+        }
+        av[k] = NULL;
+        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execve(av[0], av, environ);
+        msg("cannot run the exit command %s: %s", av[0], strerror(errno));
+        return 1;
+}
