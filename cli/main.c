@@ -12,7 +12,8 @@ static const struct cli_command commands[] = {
         { "import", cmd_import, "Import a root filesystem tarball or directory as an image",
           "Usage:  kiln import [OPTIONS] FILE|DIR|- [REPOSITORY[:TAG]]\n\n"
           "Create an image with one layer from a root filesystem: a tar archive\n"
-          "(plain, gzip, bzip2, xz or zstd), a directory, or a tar on stdin (-).\n\n"
+          "(plain, gzip, bzip2, xz or zstd), a directory, or a tar on stdin (-).\n"
+          "Importing from a URL is not supported yet.\n\n"
           "Options:\n"
           "  -c, --change list          Apply a Dockerfile instruction to the config:\n"
           "                             CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,\n"
