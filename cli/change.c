@@ -4,7 +4,9 @@
  * `docker import --change` and `docker commit --change` do.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include "cli.h"
 
 /* Split s into words the way Dockerfile ENV/LABEL do: whitespace separates,
@@ -174,6 +176,126 @@ static int set_env(json_t *config, const char *k, const char *v)
         return 0;
 }
 
+int cli_parse_duration(const char *s, int64_t *ret_ns)
+{
+        static const struct {
+                const char *unit;
+                double ns;
+        } units[] = { { "ns", 1 },      { "us", 1e3 },   { "\xc2\xb5s", 1e3 }, { "ms", 1e6 },
+                      { "s", 1e9 },     { "m", 60e9 },   { "h", 3600e9 } };
+        const char *p = s;
+        bool neg = false;
+        if (*p == '-' || *p == '+')
+                neg = *p++ == '-';
+        if (!strcmp(p, "0")) {
+                *ret_ns = 0;
+                return 0;
+        }
+        if (!*p)
+                return -EINVAL;
+        double total = 0;
+        while (*p) {
+                if (!isdigit((unsigned char)*p) && *p != '.')
+                        return -EINVAL;
+                char *end;
+                double v = strtod(p, &end);
+                if (end == p)
+                        return -EINVAL;
+                p = end;
+                size_t best = 0, best_len = 0;
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(units); i++) {
+                        size_t l = strlen(units[i].unit);
+                        /* "ms" before "m": the longest unit that matches */
+                        if (!strncmp(p, units[i].unit, l) && l > best_len) {
+                                best = i;
+                                best_len = l;
+                        }
+                }
+                if (!best_len)
+                        return -EINVAL; /* Go: missing unit in duration */
+                total += v * units[best].ns;
+                p += best_len;
+        }
+        if (total > 9.2e18)
+                return -ERANGE;
+        *ret_ns = (int64_t)(neg ? -total : total);
+        return 0;
+}
+
+/* HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD ...|NONE */
+static int healthcheck(json_t *config, const char *change, const char *rest, struct kiln_error *err)
+{
+        json_t *hc = json_object();
+        const char *p = rest;
+        while (!strncmp(p, "--", 2)) {
+                size_t n = strcspn(p, " \t");
+                _cleanup_free_ char *opt = kiln_xstrndup(p, n);
+                p += n;
+                while (isspace((unsigned char)*p))
+                        p++;
+                char *eq = strchr(opt, '=');
+                if (!eq) {
+                        json_decref(hc);
+                        return kiln_err(err, -EINVAL, "invalid change '%s': %s needs =VALUE", change, opt);
+                }
+                *eq = 0;
+                const char *v = eq + 1;
+                static const char *const dur[][2] = { { "--interval", "Interval" },
+                                                      { "--timeout", "Timeout" },
+                                                      { "--start-period", "StartPeriod" } };
+                bool done = false;
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(dur) && !done; i++) {
+                        if (strcmp(opt, dur[i][0]))
+                                continue;
+                        int64_t ns;
+                        if (cli_parse_duration(v, &ns) < 0 || ns < 0) {
+                                json_decref(hc);
+                                return kiln_err(err, -EINVAL, "invalid change '%s': %s: invalid duration '%s'",
+                                                change, opt, v);
+                        }
+                        json_object_set_new(hc, dur[i][1], json_integer(ns));
+                        done = true;
+                }
+                if (!done && !strcmp(opt, "--retries")) {
+                        char *end;
+                        long r = strtol(v, &end, 10);
+                        if (!*v || *end || r < 0 || r > INT32_MAX) {
+                                json_decref(hc);
+                                return kiln_err(err, -EINVAL, "invalid change '%s': invalid --retries '%s'",
+                                                change, v);
+                        }
+                        json_object_set_new(hc, "Retries", json_integer(r));
+                        done = true;
+                }
+                if (!done) {
+                        json_decref(hc);
+                        return kiln_err(err, -EINVAL, "invalid change '%s': unknown flag %s", change, opt);
+                }
+        }
+        size_t n = strcspn(p, " \t");
+        if (n == 4 && !strncasecmp(p, "NONE", 4) && !p[4]) {
+                json_object_clear(hc);
+                json_object_set_new(hc, "Test", json_pack("[s]", "NONE"));
+        } else if (n == 3 && !strncasecmp(p, "CMD", 3) && p[3]) {
+                const char *cmd = p + 3;
+                while (isspace((unsigned char)*cmd))
+                        cmd++;
+                json_t *ef = exec_form(cmd);
+                if (ef) {
+                        json_array_insert_new(ef, 0, json_string("CMD"));
+                        json_object_set_new(hc, "Test", ef);
+                } else {
+                        json_object_set_new(hc, "Test", json_pack("[ss]", "CMD-SHELL", cmd));
+                }
+        } else {
+                json_decref(hc);
+                return kiln_err(err, -EINVAL, "invalid change '%s': HEALTHCHECK needs CMD or NONE",
+                                change);
+        }
+        json_object_set_new(config, "Healthcheck", hc);
+        return 0;
+}
+
 int cli_apply_change(json_t *config, const char *change, struct kiln_error *err)
 {
         const char *p = change;
@@ -282,6 +404,8 @@ int cli_apply_change(json_t *config, const char *change, struct kiln_error *err)
                 json_object_set_new(config, "StopSignal", json_string(rest));
                 return 0;
         }
+        if (!strcmp(instr, "HEALTHCHECK"))
+                return healthcheck(config, change, rest, err);
         if (!strcmp(instr, "ONBUILD")) {
                 json_t *ob = json_object_get(config, "OnBuild");
                 if (!json_is_array(ob)) {
@@ -292,7 +416,7 @@ int cli_apply_change(json_t *config, const char *change, struct kiln_error *err)
                 return 0;
         }
         return kiln_err(err, -EINVAL,
-                        "invalid change '%s': %s is not one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, "
-                        "ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR",
+                        "invalid change '%s': %s is not one of CMD, ENTRYPOINT, ENV, EXPOSE, "
+                        "HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR",
                         change, instr);
 }

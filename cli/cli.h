@@ -101,6 +101,8 @@ int cmd_container(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv);
 /* cli/cmd_monitor.c: the exit command of a detached container's kiln-monitor */
 int cmd_container_cleanup(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_healthcheck(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_healthcheck_run(struct cli_ctx *ctx, int argc, char **argv);
 /* cli/cmd_volume.c */
 int cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv);
@@ -117,5 +119,7 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --change handling shared by import (and later commit) */
 int cli_apply_change(json_t *config, const char *change, struct kiln_error *err);
+/* A Go duration ("30s", "1m30s", "500ms", "1.5h") in nanoseconds; -EINVAL if bad. */
+int cli_parse_duration(const char *s, int64_t *ret_ns);
 /* cli/cmd_cp.c */
 int cmd_cp(struct cli_ctx *ctx, int argc, char **argv);

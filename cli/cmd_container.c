@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kiln run, create, start, ps, logs, stop, kill, rm, wait, exec, restart, container prune. */
+/* kiln run, create, start, ps, logs, stop, kill, rm, wait, exec, restart, container prune,
+ * healthcheck run. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -290,6 +291,7 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 O_RM = 1000, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_READONLY, O_TMPFS, O_MOUNT,
                 O_INIT, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_USERNS, O_MEMSWAP, O_CPUS,
                 O_PIDS, O_NETWORK, O_STOPSIG, O_STOPTIMEOUT, O_PULL, O_PLATFORM,
+                O_HCMD, O_HINTERVAL, O_HTIMEOUT, O_HRETRIES, O_HSTART, O_NOHC,
         };
         static const struct option longopts[] = {
                 { "detach", no_argument, NULL, 'd' },
@@ -326,6 +328,12 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 { "label", required_argument, NULL, 'l' },
                 { "pull", required_argument, NULL, O_PULL },
                 { "platform", required_argument, NULL, O_PLATFORM },
+                { "health-cmd", required_argument, NULL, O_HCMD },
+                { "health-interval", required_argument, NULL, O_HINTERVAL },
+                { "health-timeout", required_argument, NULL, O_HTIMEOUT },
+                { "health-retries", required_argument, NULL, O_HRETRIES },
+                { "health-start-period", required_argument, NULL, O_HSTART },
+                { "no-healthcheck", no_argument, NULL, O_NOHC },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command(cmdname);
@@ -493,6 +501,40 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                         break;
                 case O_PLATFORM:
                         break;
+                case O_HCMD:
+                        a->o.health_cmd = optarg;
+                        break;
+                case O_HINTERVAL:
+                case O_HTIMEOUT:
+                case O_HSTART: {
+                        int64_t ns;
+                        const char *flag = c == O_HINTERVAL ? "--health-interval"
+                                           : c == O_HTIMEOUT ? "--health-timeout"
+                                                             : "--health-start-period";
+                        if (cli_parse_duration(optarg, &ns) < 0)
+                                return cli_usage_error(cmdname, "invalid argument \"%s\" for \"%s\" flag: "
+                                                       "invalid duration", optarg, flag);
+                        if (ns < 0 || (ns > 0 && ns < 1000000 && c != O_HSTART))
+                                return cli_usage_error(cmdname, "%s cannot be less than 1ms", flag);
+                        if (c == O_HINTERVAL)
+                                a->o.health_interval = ns;
+                        else if (c == O_HTIMEOUT)
+                                a->o.health_timeout = ns;
+                        else
+                                a->o.health_start_period = ns;
+                        break;
+                }
+                case O_HRETRIES: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || v < 0 || v > INT32_MAX)
+                                return cli_usage_error(cmdname, "invalid --health-retries '%s'", optarg);
+                        a->o.health_retries = (int)v;
+                        break;
+                }
+                case O_NOHC:
+                        a->o.no_healthcheck = true;
+                        break;
                 case '?':
                         if (optopt)
                                 return cli_usage_error(cmdname, "unknown shorthand flag: '%c' in -%c", optopt, optopt);
@@ -507,6 +549,9 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         }
         if (optind >= argc)
                 return cli_usage_error(cmdname, "\"kiln %s\" requires at least 1 argument", cmdname);
+        if (a->o.no_healthcheck && (a->o.health_cmd || a->o.health_interval || a->o.health_timeout ||
+                                    a->o.health_retries || a->o.health_start_period))
+                return cli_usage_error(cmdname, "--no-healthcheck conflicts with --health-* options");
         a->o.image = argv[optind];
         for (int i = optind + 1; i < argc; i++)
                 strv_add(&a->cmd, argv[i]);
@@ -655,7 +700,13 @@ static void status_text(json_t *st, char *out, size_t n)
                 char *p = strstr(ago, " ago");
                 if (p)
                         *p = 0;
-                snprintf(out, n, "Up %s", ago);
+                /* docker's health suffix */
+                const char *h = json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
+                snprintf(out, n, "Up %s%s", ago,
+                         !h                           ? ""
+                         : !strcmp(h, "healthy")      ? " (healthy)"
+                         : !strcmp(h, "unhealthy")    ? " (unhealthy)"
+                                                      : " (health: starting)");
         } else if (status && !strcmp(status, "exited")) {
                 int64_t t = kiln_parse_rfc3339(json_string_value(json_object_get(st, "FinishedAt")));
                 char ago[64];
@@ -1112,6 +1163,32 @@ int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
                 return r == -ENOENT ? 127 : 126;
         }
         return status;
+}
+
+int cmd_healthcheck_run(struct cli_ctx *ctx, int argc, char **argv)
+{
+        const struct cli_command *cmd = cli_find_command("healthcheck run");
+        int c, ex;
+        while ((c = cli_getopt(argc, argv, "", NULL, cmd, &ex)) != -1)
+                if (c == -2)
+                        return ex;
+        if (argc - optind != 1)
+                return cli_usage_error("healthcheck run",
+                                       "\"kiln healthcheck run\" requires exactly 1 argument");
+        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
+        if (cli_open_store(ctx, &store))
+                return EXIT_USAGE;
+        struct kiln_error err = { 0 };
+        bool healthy = false;
+        if (kiln_container_healthcheck_run(store, argv[optind], &healthy, &err) < 0) {
+                cli_fail_err(&err);
+                return EXIT_USAGE; /* podman: 125 for an error */
+        }
+        if (healthy)
+                return 0;
+        /* podman: "unhealthy" (also while starting) and status 1 */
+        printf("unhealthy\n");
+        return 1;
 }
 
 int cmd_container_prune(struct cli_ctx *ctx, int argc, char **argv)

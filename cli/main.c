@@ -174,6 +174,13 @@ static const struct cli_command commands[] = {
           "      --network string       none, host, or the default (a private namespace)\n"
           "      --stop-signal string   Signal to stop the container\n"
           "      --stop-timeout int     Seconds to wait before killing\n"
+          "      --health-cmd string    Command to run to check health (CMD-SHELL)\n"
+          "      --health-interval duration  Time between checks (ms|s|m|h; default 30s)\n"
+          "      --health-timeout duration   Maximum time a check may run (default 30s)\n"
+          "      --health-retries int   Consecutive failures to report unhealthy (default 3)\n"
+          "      --health-start-period duration  Failures in this time after the start\n"
+          "                             do not count (default 0s)\n"
+          "      --no-healthcheck       Disable the image's HEALTHCHECK\n"
           "  -l, --label list           Set metadata\n\n"
           "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
           "                             CONTAINER-DIR (an anonymous volume)\n\n"
@@ -240,6 +247,16 @@ static const struct cli_command commands[] = {
           "Usage:  kiln container prune [OPTIONS]\n\n"
           "Options:\n"
           "  -f, --force   Do not prompt for confirmation\n" },
+        { "healthcheck", cmd_healthcheck, "Manage healthchecks on containers",
+          "Usage:  kiln healthcheck COMMAND\n\n"
+          "Commands:\n"
+          "  run   Run a container's healthcheck now\n" },
+        { "healthcheck run", cmd_healthcheck_run, "Run a container's healthcheck",
+          "Usage:  kiln healthcheck run CONTAINER\n\n"
+          "Run the healthcheck of a running container once now and record the result\n"
+          "in State.Health. Prints \"unhealthy\" unless the container is healthy.\n\n"
+          "Exit status: 0 healthy, 1 not (unhealthy, or still starting), 125 on an\n"
+          "error (no such container, no healthcheck defined, not running).\n" },
         { "container cleanup", cmd_container_cleanup,
           "Record a detached container's exit (run by kiln-monitor)",
           "Usage:  kiln container cleanup [OPTIONS] CONTAINER\n\n"
@@ -642,7 +659,7 @@ static int run_group(struct cli_ctx *ctx, const char *group, int argc, char **ar
                 if (!strcmp(sub, aliases[i]))
                         c = cli_find_command(aliases[i + 1]);
         if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer ||
-                   c->run == cmd_container || c->run == cmd_volume))
+                   c->run == cmd_container || c->run == cmd_volume || c->run == cmd_healthcheck))
                 return cli_usage_error(group, "unknown command \"%s\" for \"kiln %s\"", argv[1],
                                        group);
         optind = 0;
@@ -680,6 +697,11 @@ int cmd_volume(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const char *const aliases[] = { "list", "volume ls", "remove", "volume rm", NULL };
         return run_group(ctx, "volume", argc, argv, aliases);
+}
+
+int cmd_healthcheck(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return run_group(ctx, "healthcheck", argc, argv, NULL);
 }
 
 int cmd_system(struct cli_ctx *ctx, int argc, char **argv)

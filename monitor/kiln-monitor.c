@@ -16,9 +16,16 @@
  *     in this same process, so the pid kiln recorded as MonitorPid stays
  *     alive until the record is final.
  *
+ *   - with --health-interval, runs `KILN --root ROOT healthcheck run ID`
+ *     (KILN: the exit command's program) every interval, the first one
+ *     once the start period is over (or after one interval without one),
+ *     never two at once; a check still running at the exit is killed.
+ *
  * Usage (kiln builds it; not a user command):
  *   kiln-monitor --pid PID --dir DIR [--stdout FD --stderr FD | --pty FD]
- *                [--log FD] [--cgroup PATH] -- EXIT-COMMAND [ARG...]
+ *                [--log FD] [--cgroup PATH]
+ *                [--health-interval MS --health-start-period MS
+ *                 --health-root ROOT --health-id ID] -- EXIT-COMMAND [ARG...]
  * In EXIT-COMMAND, the argument "@EXIT_CODE@" becomes the exit code (the
  * code, or 128+N for signal N), "@FINISHED_AT@" the time of the exit and
  * "@OOM@" becomes "--oom" when the OOM killer struck, or is dropped.
@@ -354,6 +361,32 @@ static bool oom_killed(const char *cg)
         return kills > 0;
 }
 
+/* ---- healthchecks ---- */
+
+/* Start `kiln ... healthcheck run ID`, its stdin and stdout on /dev/null,
+ * stderr ours (monitor.log); returns its pid, or 0. */
+static pid_t run_check(char **av, const sigset_t *mask)
+{
+        pid_t c = fork();
+        if (c < 0) {
+                msg("healthcheck: fork: %s", strerror(errno));
+                return 0;
+        }
+        if (c == 0) {
+                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (nul >= 0) {
+                        dup2(nul, STDIN_FILENO);
+                        dup2(nul, STDOUT_FILENO);
+                }
+                sigprocmask(SIG_UNBLOCK, mask, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                execve(av[0], av, environ);
+                msg("healthcheck: cannot run %s: %s", av[0], strerror(errno));
+                _exit(127);
+        }
+        return c;
+}
+
 /* ---- main ---- */
 
 static int parse_fd(const char *s)
@@ -380,7 +413,8 @@ static bool alive(pid_t pid)
 int main(int argc, char **argv)
 {
         pid_t pid = 0;
-        const char *dir = NULL, *cgroup = NULL;
+        const char *dir = NULL, *cgroup = NULL, *hroot = NULL, *hid = NULL;
+        long long hinterval = 0, hstart = 0;
         struct stream *out = calloc(1, sizeof(*out)), *err = calloc(1, sizeof(*err));
         if (!out || !err)
                 return 1;
@@ -409,6 +443,14 @@ int main(int argc, char **argv)
                         err->fd = parse_fd(v);
                 else if (!strcmp(a, "--log"))
                         log_fd = parse_fd(v);
+                else if (!strcmp(a, "--health-interval"))
+                        hinterval = atoll(v);
+                else if (!strcmp(a, "--health-start-period"))
+                        hstart = atoll(v);
+                else if (!strcmp(a, "--health-root"))
+                        hroot = v;
+                else if (!strcmp(a, "--health-id"))
+                        hid = v;
                 else
                         usage();
         }
@@ -440,6 +482,12 @@ int main(int argc, char **argv)
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         signal(SIGPIPE, SIG_IGN);
 
+        /* periodic healthchecks */
+        bool health = hinterval > 0 && hroot && hid;
+        pid_t hpid = 0;
+        int64_t hnext = now_ms() + (hstart > 0 ? hstart : hinterval);
+        char *hargv[] = { exit_cmd[0], "--root", (char *)hroot, "healthcheck", "run", (char *)hid, NULL };
+
         bool exited = false, orphan = false;
         int wstatus = 0;
         char finished[64] = "";
@@ -452,7 +500,9 @@ int main(int argc, char **argv)
                         for (;;) {
                                 int ws;
                                 pid_t w = waitpid(-1, &ws, WNOHANG);
-                                if (w == pid) {
+                                if (w > 0 && w == hpid) {
+                                        hpid = 0;
+                                } else if (w == pid) {
                                         wstatus = ws;
                                         exited = true;
                                         now_rfc3339(finished, sizeof(finished));
@@ -484,6 +534,18 @@ int main(int argc, char **argv)
                         p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
                 }
                 int timeout = sfd >= 0 && !orphan ? -1 : 100;
+                if (health && !exited) {
+                        int64_t now = now_ms();
+                        if (!hpid && now >= hnext) {
+                                hpid = run_check(hargv, &mask);
+                                hnext = now + hinterval;
+                        }
+                        int64_t wait = hpid ? 100 : hnext - now; /* reap by SIGCHLD or poll */
+                        if (wait < 1)
+                                wait = 1;
+                        if (timeout < 0 || wait < timeout)
+                                timeout = (int)(wait > 1 << 30 ? 1 << 30 : wait);
+                }
                 if (exited) {
                         int64_t now = now_ms();
                         if (!drain_deadline)
@@ -534,6 +596,12 @@ int main(int argc, char **argv)
         if (sfd >= 0)
                 close(sfd);
 
+        if (hpid > 0) {
+                /* no check may record anything after the exit */
+                kill(hpid, SIGKILL);
+                while (waitpid(hpid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
         int code = WIFEXITED(wstatus)     ? WEXITSTATUS(wstatus)
                    : WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus)
                                           : 255;

@@ -14,8 +14,9 @@
  * The record (a JSON document in the store) follows `docker inspect`'s
  * shape: Id, Name, Created, Path, Args, Image, ImageName, Config,
  * HostConfig, State {Status, Running, Pid, ExitCode, OOMKilled, StartedAt,
- * FinishedAt, Error}, Mounts, plus kiln's RunOpts (what is needed to start
- * it again).
+ * FinishedAt, Error, Health {Status, FailingStreak, Log} when Config has a
+ * Healthcheck}, Mounts, plus kiln's RunOpts (what is needed to start it
+ * again).
  *
  * No daemon: a container runs under its monitor — the `kiln run` process
  * itself in the foreground, or a small detached process for -d — which
@@ -39,6 +40,13 @@ struct kiln_container_opts {
         const char *network;        /* "none", "host", or NULL (the default network) */
         bool init;                  /* --init: kiln-init is PID 1 and runs the command
                                      * (bind-mounted read-only at KILN_CONTAINER_INIT_PATH) */
+        /* healthcheck: overrides of the image's (0 / NULL: the image's) */
+        const char *health_cmd;     /* --health-cmd: Test ["CMD-SHELL", health_cmd] */
+        int64_t health_interval;    /* nanoseconds */
+        int64_t health_timeout;
+        int64_t health_start_period;
+        int health_retries;
+        bool no_healthcheck;        /* --no-healthcheck: Test ["NONE"] */
 };
 
 /* Where --init puts kiln-init in the container (docker's tini: /dev/init). */
@@ -107,10 +115,30 @@ struct kiln_container_exec_opts {
         bool interactive;
         bool detach;
         bool privileged;
+        bool capture;           /* not a tty: stdout and stderr go to output_fd */
+        int output_fd;
+        pid_t *ret_pid;         /* with detach, not tty: the process's pid, a child of
+                                 * the caller, who waits for it */
 };
 int kiln_container_exec(struct kiln_store *s, const char *what,
                         const struct kiln_container_exec_opts *opts, int *ret_status,
                         struct kiln_error *err);
+
+/*
+ * Run the container's healthcheck once now (docker's rules): the command
+ * in the container, killed after its Timeout; State.Health's Status,
+ * FailingStreak and Log (the last 5 results, output capped at 4 KiB)
+ * updated and saved. *ret_healthy: the resulting Status is "healthy".
+ * Errors: no healthcheck defined (-EINVAL, "container X has no defined
+ * healthcheck"), not running (-KILN_ECONFLICT).
+ */
+int kiln_container_healthcheck_run(struct kiln_store *s, const char *what, bool *ret_healthy,
+                                   struct kiln_error *err);
+
+/* Docker's defaults for a healthcheck's unset fields. */
+#define KILN_HEALTH_INTERVAL_NS (30LL * 1000000000LL)
+#define KILN_HEALTH_TIMEOUT_NS (30LL * 1000000000LL)
+#define KILN_HEALTH_RETRIES 3
 
 /* ---- a container's changes ---- */
 

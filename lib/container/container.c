@@ -627,7 +627,23 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                               : json_string_value(json_object_get(cfg->config, "StopSignal"));
         json_object_set_new(c, "StopSignal", json_string(stopsig ? stopsig : "SIGTERM"));
         json_object_set_new(c, "StopTimeout", json_integer(opts->stop_timeout >= 0 ? opts->stop_timeout : 10));
-        json_object_set(c, "Healthcheck", json_object_get(cfg->config, "Healthcheck"));
+        json_t *health = json_object_get(cfg->config, "Healthcheck");
+        health = json_is_object(health) ? json_deep_copy(health) : json_object();
+        if (opts->no_healthcheck)
+                json_object_set_new(health, "Test", json_pack("[s]", "NONE"));
+        else if (opts->health_cmd)
+                json_object_set_new(health, "Test", json_pack("[ss]", "CMD-SHELL", opts->health_cmd));
+        if (opts->health_interval > 0)
+                json_object_set_new(health, "Interval", json_integer(opts->health_interval));
+        if (opts->health_timeout > 0)
+                json_object_set_new(health, "Timeout", json_integer(opts->health_timeout));
+        if (opts->health_start_period > 0)
+                json_object_set_new(health, "StartPeriod", json_integer(opts->health_start_period));
+        if (opts->health_retries > 0)
+                json_object_set_new(health, "Retries", json_integer(opts->health_retries));
+        if (json_object_size(health))
+                json_object_set(c, "Healthcheck", health);
+        json_decref(health);
         json_object_set_new(doc, "Config", c);
         json_t *hc = json_object();
         json_object_set_new(hc, "AutoRemove", json_boolean(opts->auto_remove));

@@ -11,7 +11,9 @@
  * the exit (kiln_container_cleanup); it leaves the status in
  * ROOT/containers/<id>/exit too, which refresh() reads when that command
  * could not run. Without kiln-monitor the forked process monitors
- * in-process, as in attached mode. No daemon either way.
+ * in-process, as in attached mode. No daemon either way. With a
+ * healthcheck, kiln-monitor also runs `kiln healthcheck run` every
+ * interval (kiln_container_healthcheck_run, at the end of this file).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -492,6 +494,18 @@ static void set_cloexec(int fd, bool on)
                 fcntl(fd, F_SETFD, on ? f | FD_CLOEXEC : f & ~FD_CLOEXEC);
 }
 
+/* The container's healthcheck interval in nanoseconds (docker's default
+ * when unset), or 0: no healthcheck. */
+static int64_t health_interval_ns(json_t *doc)
+{
+        json_t *hc = json_object_get(json_object_get(doc, "Config"), "Healthcheck");
+        const char *kind = json_string_value(json_array_get(json_object_get(hc, "Test"), 0));
+        if (!kind || (strcmp(kind, "CMD") && strcmp(kind, "CMD-SHELL")))
+                return 0;
+        json_int_t v = json_integer_value(json_object_get(hc, "Interval"));
+        return v > 0 ? (int64_t)v : KILN_HEALTH_INTERVAL_NS;
+}
+
 /*
  * Detached: become kiln-monitor, handing it the init (our child), the
  * output fds, the log and the exit command `kiln --root ROOT container
@@ -550,6 +564,23 @@ static void exec_monitor(struct kiln_store *s, json_t *doc, pid_t pid, int out_f
         if (cg && *cg) {
                 argv[a++] = "--cgroup";
                 argv[a++] = cg;
+        }
+        /* periodic healthchecks: kiln-monitor runs `kiln --root ROOT healthcheck run ID` */
+        char hi_s[24], hs_s[24];
+        int64_t hint = health_interval_ns(doc);
+        if (hint > 0) {
+                json_t *hc = json_object_get(json_object_get(doc, "Config"), "Healthcheck");
+                json_int_t sp = json_integer_value(json_object_get(hc, "StartPeriod"));
+                snprintf(hi_s, sizeof(hi_s), "%lld", (long long)(hint / 1000000));
+                snprintf(hs_s, sizeof(hs_s), "%lld", (long long)(sp > 0 ? sp / 1000000 : 0));
+                argv[a++] = "--health-interval";
+                argv[a++] = hi_s;
+                argv[a++] = "--health-start-period";
+                argv[a++] = hs_s;
+                argv[a++] = "--health-root";
+                argv[a++] = kiln_store_root(s);
+                argv[a++] = "--health-id";
+                argv[a++] = id;
         }
         /* the exit command; kiln-monitor fills in the @...@ arguments */
         argv[a++] = "--";
@@ -663,6 +694,11 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         json_object_set_new(st, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
         json_object_set_new(st, "OOMKilled", json_false());
         json_object_set_new(st, "Error", json_string(""));
+        if (health_interval_ns(doc) > 0)
+                json_object_set_new(st, "Health", json_pack("{s:s, s:i, s:[]}", "Status", "starting",
+                                                            "FailingStreak", 0, "Log"));
+        else
+                json_object_del(st, "Health");
         json_object_set_new(doc, "LogPath", json_string(logpath));
         r = save(s, doc, err);
         if (r >= 0)
@@ -701,6 +737,10 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         /* another process may have changed the record (rename): reload */
         json_t *fresh = NULL;
         if (kiln_store_container_get(s, id, NULL, &fresh, NULL) == 0) {
+                /* healthchecks (other processes) recorded State.Health meanwhile */
+                json_t *health = json_object_get(state_of(fresh), "Health");
+                if (health)
+                        json_object_set(st, "Health", health);
                 json_object_set(fresh, "State", st);
                 doc = fresh;
         } else {
@@ -1159,7 +1199,241 @@ int kiln_container_exec(struct kiln_store *s, const char *what,
                 json_decref(proc);
                 return 0;
         }
+        if (opts->capture) {
+                eo.stdout_fd = opts->output_fd;
+                eo.stderr_fd = opts->output_fd;
+        }
+        _cleanup_free_ char *pidf = NULL;
+        if (opts->detach && opts->ret_pid) {
+                pidf = kiln_xasprintf("%s/%.12s-exec-%d.pid", sr, id, (int)getpid());
+                eo.pid_file = pidf;
+        }
         r = kiln_rt_exec(sr, id, &eo, ret_status, err);
         json_decref(proc);
+        if (r >= 0 && pidf) {
+                /* the runtime forked it from this process: our child */
+                _cleanup_free_ char *pidtext = NULL;
+                size_t plen;
+                *opts->ret_pid = kiln_fs_read_file(AT_FDCWD, pidf, 64, &pidtext, &plen) == 0
+                                         ? (pid_t)atoi(pidtext)
+                                         : 0;
+        }
+        if (pidf)
+                unlink(pidf);
         return r;
+}
+
+/* ---- healthchecks ---- */
+
+#define HEALTH_OUTPUT_MAX 4096 /* docker's maxOutputLen */
+#define HEALTH_LOG_MAX 5       /* docker's maxLogEntries */
+
+static int64_t mono_ns(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The Go duration docker prints in its timeout message ("30s", "1.5s"). */
+static void format_duration(int64_t ns, char *out, size_t n)
+{
+        if (ns % 1000000000LL == 0)
+                snprintf(out, n, "%llds", (long long)(ns / 1000000000LL));
+        else
+                snprintf(out, n, "%gs", (double)ns / 1e9);
+}
+
+/* The command a healthcheck's Test runs, or NULL (none, or NONE). */
+static char **health_args(json_t *test)
+{
+        const char *kind = json_string_value(json_array_get(test, 0));
+        size_t n = json_array_size(test);
+        if (!kind || n < 2)
+                return NULL;
+        char **v = kiln_xcalloc(n + 3, sizeof(char *));
+        size_t k = 0;
+        if (!strcmp(kind, "CMD-SHELL")) {
+                const char *c = json_string_value(json_array_get(test, 1));
+                if (!c) {
+                        free(v);
+                        return NULL;
+                }
+                v[k++] = kiln_xstrdup("/bin/sh");
+                v[k++] = kiln_xstrdup("-c");
+                v[k++] = kiln_xstrdup(c);
+        } else if (!strcmp(kind, "CMD")) {
+                for (size_t i = 1; i < n; i++) {
+                        const char *a = json_string_value(json_array_get(test, i));
+                        v[k++] = kiln_xstrdup(a ? a : "");
+                }
+        } else {
+                free(v);
+                return NULL;
+        }
+        return v;
+}
+
+/* Run args in the container, output (up to HEALTH_OUTPUT_MAX) to *out,
+ * killed after timeout_ns. Returns the exit code, or -1 on a timeout or
+ * when it could not run (the reason in *out), as docker records them. */
+static int health_probe(struct kiln_store *s, const char *id, char *const *args, int64_t timeout_ns,
+                        struct kiln_buf *out)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                kiln_buf_printf(out, "pipe: %s", strerror(errno));
+                return -1;
+        }
+        pid_t pid = 0;
+        struct kiln_error e = { 0 };
+        struct kiln_container_exec_opts eo = { .args = args, .detach = true, .capture = true,
+                                               .output_fd = p[1], .ret_pid = &pid };
+        int r = kiln_container_exec(s, id, &eo, NULL, &e);
+        close(p[1]);
+        if (r < 0 || pid <= 0) {
+                close(p[0]);
+                kiln_buf_printf(out, "%s", r < 0 ? e.msg : "exec: no pid");
+                return -1;
+        }
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        int64_t deadline = mono_ns() + timeout_ns;
+        int ws = 0;
+        bool exited = false, timed_out = false, eof = false;
+        for (;;) {
+                char buf[4096];
+                ssize_t n;
+                while (!eof && (n = read(p[0], buf, sizeof(buf))) >= 0) {
+                        if (n == 0)
+                                eof = true;
+                        else if (out->len < HEALTH_OUTPUT_MAX)
+                                kiln_buf_append(out, buf,
+                                                KILN_MIN((size_t)n, HEALTH_OUTPUT_MAX - out->len));
+                }
+                if (exited)
+                        break; /* drained what is there; a lingering child may hold the pipe */
+                pid_t w = waitpid(pid, &ws, WNOHANG);
+                if (w == pid || (w < 0 && errno != EINTR)) {
+                        if (w < 0)
+                                ws = 255 << 8;
+                        exited = true;
+                        continue;
+                }
+                int64_t left = deadline - mono_ns();
+                if (left <= 0) {
+                        timed_out = true;
+                        kill(-pid, SIGKILL); /* the exec'd process leads a session */
+                        kill(pid, SIGKILL);
+                        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+                                ;
+                        break;
+                }
+                int ms = (int)KILN_MIN(left / 1000000 + 1, 20);
+                if (eof) {
+                        usleep((useconds_t)ms * 1000);
+                } else {
+                        struct pollfd pf = { p[0], POLLIN, 0 };
+                        poll(&pf, 1, ms);
+                }
+        }
+        close(p[0]);
+        if (timed_out) {
+                char d[32];
+                format_duration(timeout_ns, d, sizeof(d));
+                out->len = 0;
+                kiln_buf_printf(out, "Health check exceeded timeout (%s)", d);
+                return -1;
+        }
+        return kiln_wait_status_to_exit(ws);
+}
+
+static int64_t health_ns(json_t *hc, const char *key, int64_t dflt)
+{
+        json_int_t v = json_integer_value(json_object_get(hc, key));
+        return v > 0 ? (int64_t)v : dflt;
+}
+
+int kiln_container_healthcheck_run(struct kiln_store *s, const char *what, bool *ret_healthy,
+                                   struct kiln_error *err)
+{
+        _cleanup_free_ char *id = NULL;
+        json_t *doc;
+        int r = load(s, what, &id, &doc, err);
+        if (r < 0)
+                return r;
+        refresh(s, doc);
+        json_t *hc = json_object_get(json_object_get(doc, "Config"), "Healthcheck");
+        char **args = health_args(json_object_get(hc, "Test"));
+        if (!args) {
+                json_decref(doc);
+                return kiln_err(err, -EINVAL, "container %s has no defined healthcheck", what);
+        }
+        if (!json_is_true(json_object_get(state_of(doc), "Running"))) {
+                kiln_strv_free(args);
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is not running", what);
+        }
+        int64_t timeout = health_ns(hc, "Timeout", KILN_HEALTH_TIMEOUT_NS);
+        int64_t start_period = health_ns(hc, "StartPeriod", 0);
+        int retries = (int)health_ns(hc, "Retries", KILN_HEALTH_RETRIES);
+        char started[64], ended[64];
+        ctr_now_rfc3339(started, sizeof(started));
+        struct kiln_buf out = KILN_BUF_INIT;
+        int code = health_probe(s, id, args, timeout, &out);
+        kiln_strv_free(args);
+        ctr_now_rfc3339(ended, sizeof(ended));
+        json_decref(doc);
+
+        /* the record again: the monitor may have changed it meanwhile */
+        r = load(s, id, NULL, &doc, err);
+        if (r < 0) {
+                kiln_buf_free(&out);
+                return r;
+        }
+        json_t *st = state_of(doc);
+        json_t *h = json_object_get(st, "Health");
+        if (!json_is_object(h)) {
+                h = json_pack("{s:s, s:i, s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
+                json_object_set_new(st, "Health", h);
+        }
+        const char *status = json_string_value(json_object_get(h, "Status"));
+        int64_t streak = json_integer_value(json_object_get(h, "FailingStreak"));
+        if (code == 0) {
+                streak = 0;
+                status = "healthy";
+        } else {
+                /* failures while starting, within the start period, do not count */
+                int64_t since = (int64_t)time(NULL) -
+                                kiln_parse_rfc3339(json_string_value(json_object_get(st, "StartedAt")));
+                bool in_start = status && !strcmp(status, "starting") &&
+                                since * 1000000000LL < start_period;
+                if (!in_start) {
+                        streak++;
+                        if (streak >= retries)
+                                status = "unhealthy";
+                }
+        }
+        json_object_set_new(h, "Status", json_string(status ? status : "starting"));
+        json_object_set_new(h, "FailingStreak", json_integer(streak));
+        json_t *log = json_object_get(h, "Log");
+        if (!json_is_array(log)) {
+                log = json_array();
+                json_object_set_new(h, "Log", log);
+        }
+        json_array_append_new(log, json_pack("{s:s, s:s, s:i, s:s%}", "Start", started, "End", ended,
+                                             "ExitCode", code, "Output",
+                                             out.data ? out.data : "", out.len));
+        while (json_array_size(log) > HEALTH_LOG_MAX)
+                json_array_remove(log, 0);
+        kiln_buf_free(&out);
+        bool healthy = !strcmp(json_string_value(json_object_get(h, "Status")), "healthy");
+        /* a container that stopped meanwhile keeps its exit record as is */
+        refresh(s, doc);
+        r = json_is_true(json_object_get(st, "Running")) ? save(s, doc, err) : 0;
+        json_decref(doc);
+        if (r < 0)
+                return r;
+        if (ret_healthy)
+                *ret_healthy = healthy;
+        return 0;
 }
