@@ -1159,7 +1159,54 @@ int kiln_container_exec(struct kiln_store *s, const char *what,
                         return lsock;
                 }
                 eo.console_socket = sock;
-                eo.detach = true; /* we wait ourselves, copying the terminal */
+                if (!opts->detach) {
+                        /* the runtime waits for the process in a child of ours,
+                         * so its status comes back as that child's exit code
+                         * while this process copies the terminal */
+                        fflush(NULL);
+                        kiln_store_db_suspend(s);
+                        pid_t helper = fork();
+                        if (helper < 0) {
+                                int e = errno;
+                                kiln_store_db_resume(s, NULL);
+                                unlink(sock);
+                                json_decref(proc);
+                                return kiln_err(err, -e, "fork: %s", strerror(e));
+                        }
+                        if (helper == 0) {
+                                close(lsock);
+                                int st = 0;
+                                struct kiln_error e2 = { 0 };
+                                if (kiln_rt_exec(sr, id, &eo, &st, &e2) < 0) {
+                                        fprintf(stderr, "Error: %s\n", e2.msg);
+                                        _exit(126);
+                                }
+                                _exit(st & 0xff);
+                        }
+                        kiln_store_db_resume(s, NULL);
+                        int master = console_accept(lsock, err);
+                        unlink(sock);
+                        if (master < 0) {
+                                kill(helper, SIGKILL);
+                                waitpid(helper, NULL, 0);
+                                json_decref(proc);
+                                return master;
+                        }
+                        copy_winsize(STDIN_FILENO, master);
+                        struct io_ctx io = { .out_fd = -1, .err_fd = -1, .master = master,
+                                             .in_fd = opts->interactive ? STDIN_FILENO : -1,
+                                             .log_fd = -1, .attach = true, .pid = helper };
+                        if (io.in_fd >= 0)
+                                tty_raw(STDIN_FILENO);
+                        io_loop(&io);
+                        tty_restore(STDIN_FILENO);
+                        if (ret_status)
+                                *ret_status = WIFEXITED(io.wstatus) ? WEXITSTATUS(io.wstatus)
+                                                                    : kiln_wait_status_to_exit(io.wstatus);
+                        json_decref(proc);
+                        return 0;
+                }
+                eo.detach = true; /* -d -t: started, then left alone */
                 _cleanup_free_ char *pidf = kiln_xasprintf("%s.pid", sock);
                 eo.pid_file = pidf;
                 r = kiln_rt_exec(sr, id, &eo, NULL, err);
@@ -1170,32 +1217,12 @@ int kiln_container_exec(struct kiln_store *s, const char *what,
                 }
                 int master = console_accept(lsock, err);
                 unlink(sock);
-                _cleanup_free_ char *pidtext = NULL;
-                size_t plen;
-                pid_t pid = 0;
-                if (kiln_fs_read_file(AT_FDCWD, pidf, 64, &pidtext, &plen) == 0)
-                        pid = (pid_t)atoi(pidtext);
                 unlink(pidf);
                 if (master < 0) {
                         json_decref(proc);
                         return master;
                 }
-                if (opts->detach) {
-                        close(master);
-                        json_decref(proc);
-                        return 0;
-                }
-                copy_winsize(STDIN_FILENO, master);
-                /* the exec'd process is not our child: watch it by pidfd-less polling */
-                struct io_ctx io = { .out_fd = -1, .err_fd = -1, .master = master,
-                                     .in_fd = opts->interactive ? STDIN_FILENO : -1, .log_fd = -1,
-                                     .attach = true, .pid = pid };
-                if (io.in_fd >= 0)
-                        tty_raw(STDIN_FILENO);
-                io_loop(&io);
-                tty_restore(STDIN_FILENO);
-                if (ret_status)
-                        *ret_status = 0;
+                close(master);
                 json_decref(proc);
                 return 0;
         }

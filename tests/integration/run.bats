@@ -228,3 +228,14 @@ teardown() {
 	run kiln rmi bb:1
 	[ "$status" -eq 0 ]
 }
+
+@test "exec -t gives the command a terminal and returns its exit code" {
+	command -v script >/dev/null || skip "script (bsdutils) missing"
+	kiln run -d --name tt bb:1 sleep 60 >/dev/null
+	run script -eqc "$KILN exec -t tt sh -c 'tty; exit 6'" /dev/null
+	[ "$status" -eq 6 ]
+	[[ "$output" == *"/dev/pts/"* ]]
+	run kiln exec -t tt sh -c 'exit 5'
+	[ "$status" -eq 5 ]
+	kiln rm -f tt >/dev/null
+}
