@@ -267,7 +267,7 @@ static int parse_tmpfs(struct mounts *ms, const char *spec)
 
 struct run_args {
         struct kiln_container_opts o;
-        struct strv env, cap_add, cap_drop, labels, cmd, entrypoint;
+        struct strv env, cap_add, cap_drop, labels, cmd, entrypoint, publish;
         struct mounts mounts;
         bool detach, tty, interactive;
         bool entrypoint_set;
@@ -281,6 +281,7 @@ static void run_args_free(struct run_args *a)
         strv_clear(&a->labels);
         strv_clear(&a->cmd);
         strv_clear(&a->entrypoint);
+        strv_clear(&a->publish);
         mounts_free(&a->mounts);
 }
 
@@ -469,16 +470,17 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                         break;
                 }
                 case O_NETWORK:
-                        if (!strcmp(optarg, "none") || !strcmp(optarg, "host"))
+                        if (!strcmp(optarg, "none") || !strcmp(optarg, "host") || !strcmp(optarg, "bridge"))
                                 a->o.network = optarg;
-                        else if (!strcmp(optarg, "bridge") || !strcmp(optarg, "default"))
+                        else if (!strcmp(optarg, "default"))
                                 a->o.network = NULL;
                         else
-                                return cli_fail("--network %s: only none, host and the default network are supported",
+                                return cli_fail("--network %s: only none, host, bridge and the default network are supported",
                                                 optarg);
                         break;
                 case 'p':
-                        return cli_fail("-p/--publish: port publishing is not supported yet (use --network host)");
+                        strv_add(&a->publish, optarg);
+                        break;
                 case O_STOPSIG:
                         if (kiln_signal_parse(optarg) <= 0)
                                 return cli_usage_error(cmdname, "invalid --stop-signal '%s'", optarg);
@@ -559,6 +561,9 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         a->o.run.cap_add = a->cap_add.v;
         a->o.run.cap_drop = a->cap_drop.v;
         a->o.labels = a->labels.v;
+        a->o.publish = a->publish.v;
+        if (a->publish.n && (!a->o.network || strcmp(a->o.network, "bridge")))
+                return cli_usage_error(cmdname, "-p/--publish needs --network bridge (the default network has no ports to publish)");
         a->o.run.cmd = a->cmd.n ? a->cmd.v : NULL;
         static char *const no_entrypoint[] = { NULL };
         if (a->entrypoint_set)
@@ -1100,6 +1105,55 @@ int cmd_wait(struct cli_ctx *ctx, int argc, char **argv)
                         printf("%d\n", status);
         }
         return result;
+}
+
+/* kiln port CONTAINER [PRIVATE_PORT[/PROTO]]: "80/tcp -> 0.0.0.0:8080" lines. */
+int cmd_port(struct cli_ctx *ctx, int argc, char **argv)
+{
+        const struct cli_command *cmd = cli_find_command("port");
+        int c, ex;
+        while ((c = cli_getopt(argc, argv, "", NULL, cmd, &ex)) != -1)
+                if (c == -2)
+                        return ex;
+        if (optind >= argc || argc - optind > 2)
+                return cli_usage_error("port", "\"kiln port\" requires 1 or 2 arguments");
+        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
+        int r = cli_open_store(ctx, &store);
+        if (r)
+                return r;
+        struct kiln_error err = { 0 };
+        json_t *doc = NULL;
+        if (kiln_container_inspect(store, argv[optind], &doc, &err) < 0)
+                return cli_fail_err(&err);
+        _cleanup_free_ char *want = NULL;
+        if (optind + 1 < argc)
+                want = strchr(argv[optind + 1], '/') ? kiln_xstrdup(argv[optind + 1])
+                                                     : kiln_xasprintf("%s/tcp", argv[optind + 1]);
+        json_t *ports = json_object_get(json_object_get(doc, "NetworkSettings"), "Ports");
+        const char *key;
+        json_t *list;
+        bool any = false;
+        json_object_foreach(ports, key, list)
+        {
+                if (want && strcmp(want, key))
+                        continue;
+                size_t i;
+                json_t *b;
+                json_array_foreach(list, i, b)
+                {
+                        const char *ip = json_string_value(json_object_get(b, "HostIp"));
+                        const char *hp = json_string_value(json_object_get(b, "HostPort"));
+                        if (want)
+                                printf("%s:%s\n", ip && *ip ? ip : "0.0.0.0", hp ? hp : "");
+                        else
+                                printf("%s -> %s:%s\n", key, ip && *ip ? ip : "0.0.0.0", hp ? hp : "");
+                        any = true;
+                }
+        }
+        json_decref(doc);
+        if (want && !any)
+                return cli_fail("no public port '%s' published for %s", want, argv[optind]);
+        return 0;
 }
 
 int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)

@@ -171,7 +171,10 @@ static const struct cli_command commands[] = {
           "      --cpus decimal         Number of CPUs\n"
           "  -c, --cpu-shares int       CPU shares (relative weight)\n"
           "      --pids-limit int       Process limit (-1 unlimited)\n"
-          "      --network string       none, host, or the default (a private namespace)\n"
+          "      --network string       none, host, bridge (kiln0, 10.88.0.0/16), or the default\n"
+          "                             (a private namespace, loopback only)\n"
+          "  -p, --publish list         Publish a port with --network bridge:\n"
+          "                             [IP:]HOSTPORT:CTRPORT[/tcp|udp]\n"
           "      --stop-signal string   Signal to stop the container\n"
           "      --stop-timeout int     Seconds to wait before killing\n"
           "      --health-cmd string    Command to run to check health (CMD-SHELL)\n"
@@ -184,7 +187,7 @@ static const struct cli_command commands[] = {
           "  -l, --label list           Set metadata\n\n"
           "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
           "                             CONTAINER-DIR (an anonymous volume)\n\n"
-          "Not yet: -p/--publish, --userns, bridge networking.\n"
+          "Not yet: --userns.\n"
           "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
           "be invoked, 127 when it is not found, 128+N on signal N.\n" },
         { "create", cmd_create, "Create a new container",
@@ -229,6 +232,8 @@ static const struct cli_command commands[] = {
           "  -v, --volumes   Remove anonymous volumes (none exist yet)\n" },
         { "wait", cmd_wait, "Block until containers stop, then print their exit codes",
           "Usage:  kiln wait CONTAINER [CONTAINER...]\n" },
+        { "port", cmd_port, "List port mappings or a specific mapping for the container",
+          "Usage:  kiln port CONTAINER [PRIVATE_PORT[/PROTO]]\n" },
         { "exec", cmd_exec, "Execute a command in a running container",
           "Usage:  kiln exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
           "Options:\n"
@@ -688,7 +693,7 @@ int cmd_container(struct cli_ctx *ctx, int argc, char **argv)
                 "kill",  "kill",  "logs",  "logs", "restart", "restart", "rm",   "rm",
                 "remove", "rm",   "run",   "run",  "start",  "start",  "stop",    "stop",
                 "wait",  "wait",  "inspect", "inspect", "commit", "commit", "diff",  "diff",
-                "export", "export", "top",  "top",   "stats", "stats", "cp", "cp", NULL,
+                "export", "export", "top",  "top",   "stats", "stats", "cp", "cp", "port", "port", NULL,
         };
         return run_group(ctx, "container", argc, argv, aliases);
 }

@@ -37,7 +37,9 @@ struct kiln_container_opts {
         char *const *labels;        /* "k=v" */
         const char *stop_signal;    /* NULL: the image's, else SIGTERM */
         int stop_timeout;           /* seconds; < 0: 10 */
-        const char *network;        /* "none", "host", or NULL (the default network) */
+        const char *network;        /* "none", "host", "bridge" (kiln0, see network.c),
+                                     * or NULL (the default: a private netns, loopback only) */
+        char *const *publish;       /* -p [IP:]HOSTPORT:CTRPORT[/tcp|udp]; needs "bridge" */
         bool init;                  /* --init: kiln-init is PID 1 and runs the command
                                      * (bind-mounted read-only at KILN_CONTAINER_INIT_PATH) */
         /* healthcheck: overrides of the image's (0 / NULL: the image's) */

@@ -17,3 +17,18 @@ bool ctr_is_mounted(const char *path);
 
 /* Fill an empty volume directory from the image's content at dest. */
 int ctr_volume_fill(const char *rootfs, const char *dest, const char *voldata, struct kiln_error *err);
+
+/* network.c: --network bridge (kiln0, leases, a named netns, nft). */
+/* HostConfig.NetworkMode is "bridge". */
+bool ctr_net_is_bridge(json_t *doc);
+/* /run/kiln/netns/<id> (caller frees). */
+char *ctr_net_netns_path(const char *id);
+/* -p values ([IP:]HOSTPORT:CTRPORT[/tcp|udp]) -> docker's PortBindings
+ * {"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}. Caller owns *ret. */
+int ctr_net_port_bindings(char *const *publish, json_t **ret, struct kiln_error *err);
+/* Before the runtime creates a bridge container: netns, lease, veth,
+ * nft rules, /etc/hosts; doc's NetworkSettings filled (not saved). No-op for
+ * other modes. On failure everything made is undone. */
+int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err);
+/* Undo ctr_net_setup (idempotent, best effort); NetworkSettings emptied. */
+void ctr_net_teardown(struct kiln_store *s, json_t *doc);

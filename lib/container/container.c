@@ -324,14 +324,23 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 return kiln_err(err, -EINVAL,
                                 "invalid container name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                                 opts->name);
+        /* -p: parsed before anything is made */
+        json_t *port_bindings = NULL;
+        bool bridge = opts->network && !strcmp(opts->network, "bridge");
+        if (opts->publish && opts->publish[0] && !bridge)
+                return kiln_err(err, -EINVAL, "-p/--publish needs --network bridge");
+        if (bridge && (r = ctr_net_port_bindings(opts->publish, &port_bindings, err)) < 0)
+                return r;
         /* --init: kiln-init, found before anything is made */
         _cleanup_free_ char *init_path = NULL;
         if (opts->init) {
                 _cleanup_free_ char *tried = NULL;
                 init_path = find_init(&tried);
-                if (!init_path)
+                if (!init_path) {
+                        json_decref(port_bindings);
                         return kiln_err(err, -ENOENT, "--init: kiln-init not found next to kiln or in %s",
                                         tried);
+                }
         }
 
         char id[65];
@@ -346,6 +355,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         char created[64];
         ctr_now_rfc3339(created, sizeof(created));
         _cleanup_free_ char *lower = NULL, *resolv = NULL, *hosts = NULL, *hostname_file = NULL;
+        _cleanup_free_ char *nspath = NULL;
 
         /* the record first: it reserves the name */
         json_t *doc = json_object();
@@ -368,6 +378,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         r = kiln_store_container_put(s, id, name, &img->manifest_digest, doc, err);
         if (r < 0) {
                 json_decref(doc);
+                json_decref(port_bindings);
                 return r;
         }
 
@@ -453,8 +464,14 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         struct kiln_run_opts ro = opts->run;
         ro.id = id;
         ro.hostname = hostname;
+        nspath = ctr_net_netns_path(id);
         if (host_net)
                 ro.netns = KILN_NETNS_HOST;
+        if (bridge) {
+                /* made at each start (network.c) */
+                ro.netns = KILN_NETNS_PATH;
+                ro.netns_path = nspath;
+        }
         /* the mounts: the user's (volumes resolved to their directories), the
          * image's VOLUMEs as anonymous volumes, then /etc/hostname, hosts,
          * resolv.conf */
@@ -658,6 +675,14 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "PidsLimit", json_integer(opts->run.pids_limit));
         json_object_set_new(hc, "CapAdd", strv_json(opts->run.cap_add));
         json_object_set_new(hc, "CapDrop", strv_json(opts->run.cap_drop));
+        if (bridge) {
+                json_object_set_new(hc, "PortBindings", port_bindings);
+                port_bindings = NULL;
+                json_object_set_new(doc, "NetworkSettings",
+                                    json_pack("{s:s, s:s, s:i, s:s, s:s, s:{}}", "SandboxKey", nspath,
+                                              "IPAddress", "", "IPPrefixLen", 0, "Gateway", "",
+                                              "MacAddress", "", "Ports"));
+        }
         json_object_set_new(doc, "HostConfig", hc);
         json_object_set_new(doc, "RunOpts", run_opts_json(opts));
         {
@@ -681,6 +706,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         *ret_id = kiln_xstrdup(id);
         return 0;
 fail:
+        json_decref(port_bindings);
         ctr_unmount_rootfs(doc);
         kiln_fs_rm_rf_at(cfd, id);
         kiln_store_container_delete(s, id, NULL);

@@ -398,6 +398,7 @@ static int finish(struct kiln_store *s, json_t *doc, int code, bool oom, const c
         const char *id = json_string_value(json_object_get(doc, "Id"));
         _cleanup_free_ char *sr = kiln_container_state_root();
         kiln_rt_delete(sr, id, true, NULL);
+        ctr_net_teardown(s, doc);
         ctr_unmount_rootfs(doc);
         json_t *st = state_of(doc);
         char now[64];
@@ -656,6 +657,24 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 }
         }
         pid_t pid = 0;
+        /* --network bridge: the namespace the spec joins, made for this run */
+        r = ctr_net_setup(s, doc, err);
+        if (r < 0) {
+                if (outp[0] >= 0)
+                        close(outp[0]);
+                if (errp[0] >= 0)
+                        close(errp[0]);
+                if (outp[1] >= 0)
+                        close(outp[1]);
+                if (errp[1] >= 0)
+                        close(errp[1]);
+                if (sock)
+                        unlink(sock);
+                ctr_unmount_rootfs(doc);
+                json_object_set_new(state_of(doc), "Error", json_string(err ? err->msg : "network setup failed"));
+                save(s, doc, NULL);
+                return r;
+        }
         r = kiln_rt_create(sr, id, &co, &pid, err);
         if (outp[1] >= 0)
                 close(outp[1]);
@@ -668,6 +687,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                         close(errp[0]);
                 if (sock)
                         unlink(sock);
+                ctr_net_teardown(s, doc);
                 json_object_set_new(state_of(doc), "Error", json_string(err ? err->msg : "create failed"));
                 save(s, doc, NULL);
                 return r;
@@ -678,6 +698,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 unlink(sock);
                 if (master < 0) {
                         kiln_rt_delete(sr, id, true, NULL);
+                        ctr_net_teardown(s, doc);
                         return master;
                 }
                 if (attach)
@@ -705,6 +726,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 r = kiln_rt_start(sr, id, err);
         if (r < 0) {
                 kiln_rt_delete(sr, id, true, NULL);
+                ctr_net_teardown(s, doc);
                 json_object_set_new(st, "Status", json_string("exited"));
                 json_object_set_new(st, "Running", json_false());
                 json_object_set_new(st, "ExitCode", json_integer(125));
@@ -1047,6 +1069,7 @@ int kiln_container_remove(struct kiln_store *s, const char *what, bool force, bo
         }
         _cleanup_free_ char *sr = kiln_container_state_root();
         kiln_rt_delete(sr, id, true, NULL);
+        ctr_net_teardown(s, doc);
         remove_files(s, doc);
         r = kiln_store_container_delete(s, id, err);
         if (r >= 0 && volumes)
