@@ -43,6 +43,20 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 /* Lookup of the current command's descriptor (for help and errors). */
 const struct cli_command *cli_find_command(const char *name);
 
+/*
+ * The tail of `kiln stop|kill|rm|volume rm ...`: requires at least one
+ * argument after the options, opens the store, runs op on each, prints the
+ * argument when op succeeds and one error line when it fails (docker's
+ * output). Returns the exit code: 0, 1 when any failed, 125 for no argument.
+ */
+typedef int (*cli_arg_op)(struct kiln_store *s, const char *arg, void *ud, struct kiln_error *err);
+int cli_for_each_arg(struct cli_ctx *ctx, const char *cmdname, int argc, char **argv, cli_arg_op op,
+                     void *ud);
+
+/* An image's RepoDigests as docker shows them: "repository@manifest-digest"
+ * once per distinct repository of its names (cli/cmd_images.c). */
+json_t *cli_repo_digests(const struct kiln_image *img);
+
 /* Parse "true"/"false"/"1"/"0". */
 int cli_parse_bool(const char *s, bool *ret);
 

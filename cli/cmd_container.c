@@ -972,6 +972,35 @@ int cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
         return 0;
 }
 
+struct stop_args {
+        int timeout;
+        bool restart;
+};
+
+static int stop_one(struct kiln_store *s, const char *what, void *ud, struct kiln_error *err)
+{
+        struct stop_args *a = ud;
+        int r = kiln_container_stop(s, what, a->timeout, err);
+        if (r >= 0 && a->restart)
+                r = kiln_container_start(s, what, 0, NULL, err);
+        return r;
+}
+
+static int kill_one(struct kiln_store *s, const char *what, void *ud, struct kiln_error *err)
+{
+        return kiln_container_kill(s, what, *(int *)ud, err);
+}
+
+struct rm_args {
+        bool force, volumes;
+};
+
+static int rm_one(struct kiln_store *s, const char *what, void *ud, struct kiln_error *err)
+{
+        struct rm_args *a = ud;
+        return kiln_container_remove(s, what, a->force, a->volumes, err);
+}
+
 int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -991,25 +1020,8 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
                                 return cli_usage_error(cmd->name, "invalid --time '%s'", optarg);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error(cmd->name, "\"kiln %s\" requires at least 1 argument", cmd->name);
-        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
-        int r = cli_open_store(ctx, &store);
-        if (r)
-                return r;
-        int result = 0;
-        bool restart = !strcmp(cmd->name, "restart");
-        for (int i = optind; i < argc; i++) {
-                struct kiln_error err = { 0 };
-                r = kiln_container_stop(store, argv[i], timeout, &err);
-                if (r >= 0 && restart)
-                        r = kiln_container_start(store, argv[i], 0, NULL, &err);
-                if (r < 0)
-                        result = cli_fail_err(&err);
-                else
-                        printf("%s\n", argv[i]);
-        }
-        return result;
+        struct stop_args a = { timeout, !strcmp(cmd->name, "restart") };
+        return cli_for_each_arg(ctx, cmd->name, argc, argv, stop_one, &a);
 }
 
 int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
@@ -1030,21 +1042,7 @@ int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
                                 return cli_usage_error("kill", "invalid signal '%s'", optarg);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("kill", "\"kiln kill\" requires at least 1 argument");
-        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
-        int r = cli_open_store(ctx, &store);
-        if (r)
-                return r;
-        int result = 0;
-        for (int i = optind; i < argc; i++) {
-                struct kiln_error err = { 0 };
-                if (kiln_container_kill(store, argv[i], sig, &err) < 0)
-                        result = cli_fail_err(&err);
-                else
-                        printf("%s\n", argv[i]);
-        }
-        return result;
+        return cli_for_each_arg(ctx, "kill", argc, argv, kill_one, &sig);
 }
 
 int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
@@ -1065,21 +1063,8 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
                 if (c == 'v')
                         volumes = true;
         }
-        if (optind >= argc)
-                return cli_usage_error("rm", "\"kiln rm\" requires at least 1 argument");
-        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
-        int r = cli_open_store(ctx, &store);
-        if (r)
-                return r;
-        int result = 0;
-        for (int i = optind; i < argc; i++) {
-                struct kiln_error err = { 0 };
-                if (kiln_container_remove(store, argv[i], force, volumes, &err) < 0)
-                        result = cli_fail_err(&err);
-                else
-                        printf("%s\n", argv[i]);
-        }
-        return result;
+        struct rm_args a = { force, volumes };
+        return cli_for_each_arg(ctx, "rm", argc, argv, rm_one, &a);
 }
 
 int cmd_wait(struct cli_ctx *ctx, int argc, char **argv)

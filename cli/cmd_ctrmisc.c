@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
-#include "../lib/runtime/runtime-internal.h"
 #include "kiln/container.h"
 #include "kiln/fs.h"
 #include "kiln/reference.h"
@@ -38,9 +37,8 @@ int cmd_commit(struct cli_ctx *ctx, int argc, char **argv)
                         author = optarg;
                         break;
                 case 'c':
-                        changes = kiln_xrealloc(changes, (nchanges + 2) * sizeof(char *));
-                        changes[nchanges++] = kiln_xstrdup(optarg);
-                        changes[nchanges] = NULL;
+                        kiln_strv_push(&changes, optarg);
+                        nchanges++;
                         break;
                 }
         }
@@ -298,11 +296,8 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
         json_t *d;
         json_array_foreach(targets, i, d)
         {
-                const char *cgp = json_string_value(json_object_get(d, "CgroupsPath"));
-                _cleanup_(kiln_cgroup_freep) struct kiln_cgroup *cg = NULL;
-                struct kiln_cgroup_stats st = { .memory_usage = -1, .memory_limit = -1 };
-                if (cgp && kiln_cgroup_open(cgp, &cg, NULL) == 0)
-                        kiln_cgroup_stats(cg, &st);
+                struct kiln_container_stats st = { .memory_usage = -1, .memory_limit = -1 };
+                kiln_container_stats(store, json_string_value(json_object_get(d, "Id")), &st, NULL);
                 char id[16], cpu[32], mem[64], u[32], l[32], pids[16];
                 snprintf(id, sizeof(id), "%.12s", json_string_value(json_object_get(d, "Id")));
                 snprintf(cpu, sizeof(cpu), "%.3fs", (double)st.cpu_usage_ns / 1e9);

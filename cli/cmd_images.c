@@ -37,8 +37,7 @@ static char *short_id(const struct kiln_digest *d, bool no_trunc)
         return kiln_xstrdup(id);
 }
 
-/* RepoDigests: repository@manifest-digest for each distinct repository */
-static json_t *repo_digests(const struct kiln_image *img)
+json_t *cli_repo_digests(const struct kiln_image *img)
 {
         json_t *a = json_array();
         for (size_t i = 0; i < img->n_names; i++) {
@@ -110,10 +109,7 @@ int cmd_images(struct cli_ctx *ctx, int argc, char **argv)
                                         return cli_usage_error("images", "invalid filter '%s'", optarg);
                                 filter.dangling = b;
                         } else if (kiln_startswith(optarg, "reference=")) {
-                                size_t n = kiln_strv_len(refs);
-                                refs = kiln_xrealloc(refs, (n + 2) * sizeof(char *));
-                                refs[n] = kiln_xstrdup(optarg + 10);
-                                refs[n + 1] = NULL;
+                                kiln_strv_push(&refs, optarg + 10);
                         } else {
                                 return cli_usage_error("images",
                                                        "invalid filter '%s': use dangling= or reference=",
@@ -244,10 +240,7 @@ int cmd_images(struct cli_ctx *ctx, int argc, char **argv)
                                 dup = dup || !strcmp(*s, id);
                         if (!dup) {
                                 kiln_buf_printf(&out, "%s\n", id);
-                                size_t m = kiln_strv_len(seen_ids);
-                                seen_ids = kiln_xrealloc(seen_ids, (m + 2) * sizeof(char *));
-                                seen_ids[m] = kiln_xstrdup(id);
-                                seen_ids[m + 1] = NULL;
+                                kiln_strv_push(&seen_ids, id);
                         }
                 }
                 if (json_out) {
@@ -264,7 +257,7 @@ int cmd_images(struct cli_ctx *ctx, int argc, char **argv)
                                 free(f);
                         }
                         json_object_set_new(o, "RepoTags", tags);
-                        json_object_set_new(o, "RepoDigests", repo_digests(img));
+                        json_object_set_new(o, "RepoDigests", cli_repo_digests(img));
                         json_object_set_new(o, "Names", json_incref(names));
                         json_object_set_new(o, "Digest", json_string(img->manifest_digest.str));
                         json_object_set_new(o, "Size", json_integer(img->size));

@@ -62,9 +62,8 @@ int cmd_import(struct cli_ctx *ctx, int argc, char **argv)
                 case -2:
                         return ex;
                 case 'c':
-                        changes = kiln_xrealloc(changes, (nchanges + 2) * sizeof(char *));
-                        changes[nchanges++] = kiln_xstrdup(optarg);
-                        changes[nchanges] = NULL;
+                        kiln_strv_push(&changes, optarg);
+                        nchanges++;
                         break;
                 case 'm':
                         message = optarg;

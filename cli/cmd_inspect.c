@@ -15,27 +15,16 @@ static json_t *image_json(struct kiln_store *store, const struct kiln_image *img
                 return NULL;
         json_t *o = json_object();
         json_object_set_new(o, "Id", json_string(img->config_digest.str));
-        json_t *tags = json_array(), *digests = json_array();
+        json_t *tags = json_array();
         for (size_t i = 0; i < img->n_names; i++) {
                 _cleanup_(kiln_reference_freep) struct kiln_reference *ref = NULL;
                 if (kiln_reference_parse(img->names[i], 0, &ref, NULL) < 0)
                         continue;
-                char *f = kiln_reference_familiar(ref);
+                _cleanup_free_ char *f = kiln_reference_familiar(ref);
                 json_array_append_new(tags, json_string(f));
-                free(f);
-                char *repo = kiln_reference_familiar_repository(ref);
-                char *rd = kiln_xasprintf("%s@%s", repo, img->manifest_digest.str);
-                bool dup = false;
-                size_t j;
-                json_t *e;
-                json_array_foreach(digests, j, e) if (!strcmp(json_string_value(e), rd)) dup = true;
-                if (!dup)
-                        json_array_append_new(digests, json_string(rd));
-                free(repo);
-                free(rd);
         }
         json_object_set_new(o, "RepoTags", tags);
-        json_object_set_new(o, "RepoDigests", digests);
+        json_object_set_new(o, "RepoDigests", cli_repo_digests(img));
         json_object_set_new(o, "Parent", json_string(""));
         const char *comment = "";
         if (cfg->n_history && cfg->history[cfg->n_history - 1].comment)

@@ -14,7 +14,6 @@ int cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv)
         };
         const struct cli_command *cmd = cli_find_command("volume create");
         _cleanup_strv_free_ char **labels = kiln_xcalloc(1, sizeof(char *));
-        size_t nl = 0;
         const char *name = NULL;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "d:", longopts, cmd, &ex)) != -1) {
@@ -22,9 +21,7 @@ int cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv)
                 case -2:
                         return ex;
                 case 'l':
-                        labels = kiln_xrealloc(labels, (nl + 2) * sizeof(char *));
-                        labels[nl++] = kiln_xstrdup(optarg);
-                        labels[nl] = NULL;
+                        kiln_strv_push(&labels, optarg);
                         break;
                 case 'd':
                         if (strcmp(optarg, "local"))
@@ -158,6 +155,11 @@ int cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv)
         return status;
 }
 
+static int volume_rm_one(struct kiln_store *s, const char *name, void *ud, struct kiln_error *err)
+{
+        return kiln_volume_remove(s, name, *(bool *)ud, err);
+}
+
 int cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -173,21 +175,7 @@ int cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv)
                 if (c == 'f')
                         force = true;
         }
-        if (optind >= argc)
-                return cli_usage_error("volume rm", "\"kiln volume rm\" requires at least 1 argument");
-        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
-        int r = cli_open_store(ctx, &store);
-        if (r)
-                return r;
-        int status = 0;
-        for (int i = optind; i < argc; i++) {
-                struct kiln_error err = { 0 };
-                if (kiln_volume_remove(store, argv[i], force, &err) < 0)
-                        status = cli_fail_err(&err);
-                else
-                        printf("%s\n", argv[i]);
-        }
-        return status;
+        return cli_for_each_arg(ctx, "volume rm", argc, argv, volume_rm_one, &force);
 }
 
 int cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv)

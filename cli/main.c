@@ -455,6 +455,26 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         }
 }
 
+int cli_for_each_arg(struct cli_ctx *ctx, const char *cmdname, int argc, char **argv, cli_arg_op op,
+                     void *ud)
+{
+        if (optind >= argc)
+                return cli_usage_error(cmdname, "\"kiln %s\" requires at least 1 argument", cmdname);
+        _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
+        int r = cli_open_store(ctx, &store);
+        if (r)
+                return r;
+        int result = 0;
+        for (int i = optind; i < argc; i++) {
+                struct kiln_error err = { 0 };
+                if (op(store, argv[i], ud, &err) < 0)
+                        result = cli_fail_err(&err);
+                else
+                        printf("%s\n", argv[i]);
+        }
+        return result;
+}
+
 int cli_parse_bool(const char *s, bool *ret)
 {
         if (!strcmp(s, "true") || !strcmp(s, "1")) {
@@ -633,11 +653,6 @@ int cli_format_template(const char *tmpl, json_t *obj, struct kiln_buf *out,
                                 free(s);
                         }
                 } else {
-                        if (!v && strcmp(a, ".") != 0) {
-                                /* an unknown field is an error in Go templates */
-                                bool parent_ok = true;
-                                (void)parent_ok;
-                        }
                         print_value(v, out);
                 }
                 p = close + 2;

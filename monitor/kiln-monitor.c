@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "jsonlog.h"
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,102 +115,8 @@ static int64_t now_ms(void)
 
 /* ---- json-file ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if none. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-        unsigned char c = p[0];
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f; /* nothing above U+10FFFF */
-        } else {
-                return 0;
-        }
-        if (n < len || p[1] < lo || p[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        return len;
-}
-
 /* One escaped line is at most 6 bytes an input byte plus the frame. */
 static char line_buf[6 * CHUNK + 256];
-
-/* Escape data into dst as a JSON string body; returns the length. */
-static size_t json_escape(char *dst, const unsigned char *p, size_t n)
-{
-        static const char hex[] = "0123456789abcdef";
-        char *o = dst;
-        for (size_t i = 0; i < n;) {
-                unsigned char c = p[i];
-                if (c >= 0x80) {
-                        size_t l = utf8_len(p + i, n - i);
-                        if (!l) {
-                                memcpy(o, "\\ufffd", 6);
-                                o += 6;
-                                i++;
-                        } else if (l == 3 && c == 0xe2 && p[i + 1] == 0x80 &&
-                                   (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
-                                memcpy(o, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-                                o += 6;
-                                i += 3;
-                        } else {
-                                memcpy(o, p + i, l);
-                                o += l;
-                                i += l;
-                        }
-                        continue;
-                }
-                switch (c) {
-                case '"':
-                        *o++ = '\\';
-                        *o++ = '"';
-                        break;
-                case '\\':
-                        *o++ = '\\';
-                        *o++ = '\\';
-                        break;
-                case '\n':
-                        *o++ = '\\';
-                        *o++ = 'n';
-                        break;
-                case '\r':
-                        *o++ = '\\';
-                        *o++ = 'r';
-                        break;
-                case '\t':
-                        *o++ = '\\';
-                        *o++ = 't';
-                        break;
-                default:
-                        if (c < 0x20) {
-                                memcpy(o, "\\u00", 4);
-                                o[4] = hex[c >> 4];
-                                o[5] = hex[c & 15];
-                                o += 6;
-                        } else {
-                                *o++ = (char)c;
-                        }
-                }
-                i++;
-        }
-        return (size_t)(o - dst);
-}
 
 struct stream {
         const char *name; /* "stdout" / "stderr" */
@@ -229,7 +136,7 @@ static void emit(struct stream *s, size_t n)
                 char *o = line_buf;
                 memcpy(o, "{\"log\":\"", 8);
                 o += 8;
-                o += json_escape(o, s->buf, n);
+                o += kiln_jsonlog_escape(o, s->buf, n);
                 o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
                 int r = write_all(log_fd, line_buf, (size_t)(o - line_buf));
                 if (r < 0) {

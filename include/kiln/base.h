@@ -130,6 +130,10 @@ char *kiln_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Free a NULL-terminated string vector. */
 void kiln_strv_free(char **v);
 size_t kiln_strv_len(char *const *v);
+/* Append a copy of s to the NULL-terminated vector *v (*v may be NULL). */
+void kiln_strv_push(char ***v, const char *s);
+/* Append s itself (taking ownership) to the NULL-terminated vector *v. */
+void kiln_strv_push_take(char ***v, char *s);
 KILN_DEFINE_CLEANUP(char **, kiln_strv_free)
 #define _cleanup_strv_free_ _cleanup_(kiln_strv_freep)
 

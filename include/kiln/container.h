@@ -104,6 +104,17 @@ int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,
 /* All records, refreshed, newest first. */
 int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
 
+/* Resource figures from a running container's cgroup. */
+struct kiln_container_stats {
+        uint64_t cpu_usage_ns;
+        int64_t memory_usage;  /* bytes, -1 unknown */
+        int64_t memory_limit;  /* bytes, -1 unlimited or unknown */
+        int64_t pids_current;
+        uint64_t oom_kills;
+};
+int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
+                         struct kiln_error *err);
+
 /* The log file's path (caller frees). */
 char *kiln_container_log_path(struct kiln_store *s, const char *id);
 

@@ -54,10 +54,6 @@ void kiln_store_release_lock(struct kiln_store *s);
 void kiln_store_db_suspend(struct kiln_store *s);
 int kiln_store_db_resume(struct kiln_store *s, struct kiln_error *err);
 
-/* In a child after fork(): close the handle's files without touching the
- * database connection (which belongs to the parent) and free nothing else.
- * The child opens its own handle. */
-void kiln_store_forget_after_fork(struct kiln_store *s);
 
 /* ---- blobs ---- */
 
@@ -160,9 +156,9 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
                             char ***ret_untagged, char ***ret_deleted,
                             struct kiln_error *err);
 
-/* Remove untagged images (all = also tagged ones not used... i.e. every
- * image when all is set, as `image prune -a` with no containers).
- * Returns the number removed; deleted IDs in *ret_deleted (may be NULL). */
+/* Remove untagged images, or with all every image (as `image prune -a`);
+ * images a container uses are kept. Returns the number removed; deleted
+ * IDs in *ret_deleted (may be NULL). */
 int kiln_store_image_prune(struct kiln_store *s, bool all, char ***ret_deleted,
                            struct kiln_error *err);
 

@@ -82,6 +82,19 @@ size_t kiln_strv_len(char *const *v)
         return n;
 }
 
+void kiln_strv_push_take(char ***v, char *s)
+{
+        size_t n = kiln_strv_len(*v);
+        *v = kiln_xrealloc(*v, (n + 2) * sizeof(char *));
+        (*v)[n] = s;
+        (*v)[n + 1] = NULL;
+}
+
+void kiln_strv_push(char ***v, const char *s)
+{
+        kiln_strv_push_take(v, kiln_xstrdup(s));
+}
+
 bool kiln_startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;

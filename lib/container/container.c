@@ -226,16 +226,13 @@ static char *resolv_conf(bool host_network)
         if (host_network)
                 return TAKE_PTR(data);
         struct kiln_buf b = KILN_BUF_INIT;
-        bool any = false;
         char *save = NULL;
         for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 if (kiln_startswith(line, "nameserver") &&
                     (strstr(line, "127.") || strstr(line, "::1")))
                         continue;
-                any = any || kiln_startswith(line, "nameserver");
                 kiln_buf_printf(&b, "%s\n", line);
         }
-        (void)any;
         return kiln_buf_steal(&b);
 }
 

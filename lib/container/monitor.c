@@ -32,6 +32,7 @@
 #include "../runtime/runtime-internal.h"
 #include "container-internal.h"
 #include "kiln/fs.h"
+#include "monitor/jsonlog.h"
 #include "monitor/kiln-monitor-path.h"
 
 /* ---- log ---- */
@@ -61,19 +62,15 @@ static void log_write(int log_fd, struct log_stream *ls, const char *data, size_
                         break;
                 char now[64];
                 ctr_now_rfc3339(now, sizeof(now));
-                json_t *o = json_object();
-                json_object_set_new(o, "log",
-                                    json_stringn_nocheck(ls->pending.data + start, end - start));
-                json_object_set_new(o, "stream", json_string(ls->name));
-                json_object_set_new(o, "time", json_string(now));
-                char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-                json_decref(o);
-                if (line) {
-                        size_t l = strlen(line);
-                        line[l] = '\n';
-                        (void)kiln_fs_write_all(log_fd, line, l + 1);
-                        free(line);
-                }
+                /* the same escaping as kiln-monitor: invalid UTF-8 becomes \ufffd
+                 * instead of the line being dropped */
+                size_t n = end - start;
+                _cleanup_free_ char *line = kiln_xmalloc(6 * n + 128);
+                char *o = line;
+                o += sprintf(o, "{\"log\":\"");
+                o += kiln_jsonlog_escape(o, (const unsigned char *)ls->pending.data + start, n);
+                o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", ls->name, now);
+                (void)kiln_fs_write_all(log_fd, line, (size_t)(o - line));
                 start = end;
         }
         if (start) {
@@ -928,6 +925,32 @@ int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *e
         json_t *d;
         json_array_foreach(arr, i, d) refresh(s, d);
         *ret = arr;
+        return 0;
+}
+
+int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
+                         struct kiln_error *err)
+{
+        json_t *doc;
+        int r = load(s, what, NULL, &doc, err);
+        if (r < 0)
+                return r;
+        const char *cgp = json_string_value(json_object_get(doc, "CgroupsPath"));
+        _cleanup_(kiln_cgroup_freep) struct kiln_cgroup *cg = NULL;
+        struct kiln_cgroup_stats st = { .memory_usage = -1, .memory_limit = -1 };
+        r = cgp ? kiln_cgroup_open(cgp, &cg, err) : kiln_err(err, -KILN_ENOTFOUND, "container %s has no cgroup", what);
+        if (r >= 0)
+                r = kiln_cgroup_stats(cg, &st);
+        json_decref(doc);
+        if (r < 0)
+                return kiln_err_prefix(err, r, "stats %s: ", what);
+        *ret = (struct kiln_container_stats){
+                .cpu_usage_ns = st.cpu_usage_ns,
+                .memory_usage = st.memory_usage,
+                .memory_limit = st.memory_limit,
+                .pids_current = st.pids_current,
+                .oom_kills = st.oom_kills,
+        };
         return 0;
 }
 

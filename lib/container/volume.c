@@ -166,7 +166,6 @@ static char **users_of(struct kiln_store *s, const char *name)
 {
         json_t *list;
         char **v = kiln_xcalloc(1, sizeof(char *));
-        size_t n = 0;
         if (kiln_store_container_list(s, &list, NULL) < 0)
                 return v;
         size_t i, k;
@@ -176,9 +175,7 @@ static char **users_of(struct kiln_store *s, const char *name)
                 const char *t = json_string_value(json_object_get(m, "Type"));
                 const char *nm = json_string_value(json_object_get(m, "Name"));
                 if (t && nm && !strcmp(t, "volume") && !strcmp(nm, name)) {
-                        v = kiln_xrealloc(v, (n + 2) * sizeof(char *));
-                        v[n++] = kiln_xstrdup(json_string_value(json_object_get(c, "Name")));
-                        v[n] = NULL;
+                        kiln_strv_push(&v, json_string_value(json_object_get(c, "Name")));
                 }
         }
         json_decref(list);
@@ -224,9 +221,8 @@ int kiln_volume_prune(struct kiln_store *s, bool all, char ***ret_removed, struc
                 if (users[0])
                         continue;
                 if (kiln_volume_remove(s, name, false, NULL) == 0) {
-                        removed = kiln_xrealloc(removed, (n + 2) * sizeof(char *));
-                        removed[n++] = kiln_xstrdup(name);
-                        removed[n] = NULL;
+                        kiln_strv_push(&removed, name);
+                        n++;
                 }
         }
         json_decref(list);

@@ -672,6 +672,32 @@ static int connect_console(const char *path, struct kiln_error *err)
         return fd;
 }
 
+/*
+ * The channels between the runtime and the process it starts (create and
+ * exec alike): the terminal — sent on to the console socket, or kept here
+ * (*ret_console_recv) when there is none — and the sync socket pair.
+ * Fds already set are left for the caller's cleanup on failure.
+ */
+static int open_channels(bool terminal, const char *console_socket, int *ret_console_fd,
+                         int *ret_console_recv, int sync_fd[2], struct kiln_error *err)
+{
+        int r;
+        if (terminal && console_socket) {
+                if ((r = connect_console(console_socket, err)) < 0)
+                        return r;
+                *ret_console_fd = r;
+        } else if (terminal) {
+                int sp[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                        return kiln_err(err, -errno, "socketpair: %s", strerror(errno));
+                *ret_console_recv = sp[0];
+                *ret_console_fd = sp[1];
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_fd) < 0)
+                return kiln_err(err, -errno, "socketpair: %s", strerror(errno));
+        return 0;
+}
+
 static char *cgroups_path_for(json_t *spec, const char *id, struct kiln_error *err, int *ret_r)
 {
         const char *p = json_string_value(json_object_get(json_object_get(spec, "linux"),
@@ -842,24 +868,10 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         }
         ia.fifo_fd = fifo_fd;
         ia.lock_fd = dirfd;
-        if (terminal && opts->console_socket) {
-                if ((r = connect_console(opts->console_socket, err)) < 0)
-                        goto fail_ns;
-                console_fd = r;
-        } else if (terminal) {
-                int sp[2];
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-                        r = kiln_err(err, -errno, "socketpair: %s", strerror(errno));
-                        goto fail_ns;
-                }
-                console_recv = sp[0];
-                console_fd = sp[1];
-        }
-        ia.console_fd = console_fd;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_fd) < 0) {
-                r = kiln_err(err, -errno, "socketpair: %s", strerror(errno));
+        if ((r = open_channels(terminal, opts->console_socket, &console_fd, &console_recv, sync_fd,
+                               err)) < 0)
                 goto fail_ns;
-        }
+        ia.console_fd = console_fd;
         ia.sync_fd = sync_fd[1];
         cgpath = cgroups_path_for(spec, id, err, &r);
         if (!cgpath)
@@ -1510,24 +1522,10 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
                 ea.ns_fd[ea.n_ns] = fd;
                 ea.ns_flag[ea.n_ns++] = ns_types[k].flag;
         }
-        if (terminal && opts->console_socket) {
-                if ((r = connect_console(opts->console_socket, err)) < 0)
-                        goto out;
-                console_fd = r;
-        } else if (terminal) {
-                int sp[2];
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-                        r = kiln_err(err, -errno, "socketpair: %s", strerror(errno));
-                        goto out;
-                }
-                console_recv = sp[0];
-                console_fd = sp[1];
-        }
-        ea.console_fd = console_fd;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_fd) < 0) {
-                r = kiln_err(err, -errno, "socketpair: %s", strerror(errno));
+        if ((r = open_channels(terminal, opts->console_socket, &console_fd, &console_recv, sync_fd,
+                               err)) < 0)
                 goto out;
-        }
+        ea.console_fd = console_fd;
         ea.sync_fd = sync_fd[1];
         const char *cgp = ctr_cgroup_path(&c);
         if (cgp && (r = kiln_cgroup_open(cgp, &cg, err)) < 0) {

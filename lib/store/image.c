@@ -563,14 +563,6 @@ int store_delete_image_rows(struct kiln_store *s, const char *manifest_digest,
         return 0;
 }
 
-static void strv_push(char ***v, const char *s)
-{
-        size_t n = kiln_strv_len(*v);
-        *v = kiln_xrealloc(*v, (n + 2) * sizeof(char *));
-        (*v)[n] = kiln_xstrdup(s);
-        (*v)[n + 1] = NULL;
-}
-
 /* Manifest digests sharing this config digest (the same image ID). */
 static int count_tags(struct kiln_store *s, const char *manifest, int *ret, struct kiln_error *err)
 {
@@ -629,14 +621,14 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
                                 r = bind_exec(s, "DELETE FROM tags WHERE name = ?1", img->names[i],
                                               NULL, 0, err);
                                 if (r >= 0)
-                                        strv_push(&untagged, img->names[i]);
+                                        kiln_strv_push(&untagged, img->names[i]);
                         }
                 }
         } else if (r >= 0 && byname && ntags > 1) {
                 /* just drop this name */
                 r = bind_exec(s, "DELETE FROM tags WHERE name = ?1", byname, NULL, 0, err);
                 if (r >= 0)
-                        strv_push(&untagged, byname);
+                        kiln_strv_push(&untagged, byname);
         } else if (r >= 0) {
                 if (!byname && ntags > 1 && !force) {
                         char id[16];
@@ -647,10 +639,10 @@ int kiln_store_image_remove(struct kiln_store *s, const char *what, bool force,
                                      id);
                 } else {
                         for (size_t i = 0; i < img->n_names; i++)
-                                strv_push(&untagged, img->names[i]);
+                                kiln_strv_push(&untagged, img->names[i]);
                         r = store_delete_image_rows(s, img->manifest_digest.str, err);
                         if (r >= 0)
-                                strv_push(&deleted, img->config_digest.str);
+                                kiln_strv_push(&deleted, img->config_digest.str);
                 }
         }
         r = finish_write(s, r, err);
@@ -689,8 +681,8 @@ int kiln_store_image_prune(struct kiln_store *s, bool all, char ***ret_deleted,
         if (r >= 0) {
                 char **victims = NULL;
                 while (sqlite3_step(st) == SQLITE_ROW) {
-                        strv_push(&victims, col_text(st, 0));
-                        strv_push(&deleted, col_text(st, 1));
+                        kiln_strv_push(&victims, col_text(st, 0));
+                        kiln_strv_push(&deleted, col_text(st, 1));
                 }
                 sqlite3_finalize(st);
                 for (size_t i = 0; r >= 0 && victims && victims[i]; i++) {

@@ -245,10 +245,7 @@ __attribute__((format(printf, 3, 0))) static void add_message(struct fsck_ctx *f
                 abort();
         full = kiln_xasprintf("%s%s", prefix, m);
         free(m);
-        size_t n = kiln_strv_len(f->rep.messages);
-        f->rep.messages = kiln_xrealloc(f->rep.messages, (n + 2) * sizeof(char *));
-        f->rep.messages[n] = full;
-        f->rep.messages[n + 1] = NULL;
+        kiln_strv_push_take(&f->rep.messages, full);
 }
 
 static void problem(struct fsck_ctx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -184,20 +184,6 @@ int kiln_store_db_resume(struct kiln_store *s, struct kiln_error *err)
         return 0;
 }
 
-void kiln_store_forget_after_fork(struct kiln_store *s)
-{
-        if (!s)
-                return;
-        /* closing our copy of the lock fd leaves the parent's lock alone:
-         * flock belongs to the open file description, which the parent keeps */
-        kiln_closep(&s->root_fd);
-        kiln_closep(&s->layout_fd);
-        kiln_closep(&s->tmp_fd);
-        kiln_closep(&s->layers_fd);
-        kiln_closep(&s->containers_fd);
-        kiln_closep(&s->lock_fd);
-}
-
 static int open_dir(int dirfd, const char *name, bool create, int *ret)
 {
         if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)

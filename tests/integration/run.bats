@@ -239,3 +239,11 @@ teardown() {
 	[ "$status" -eq 5 ]
 	kiln rm -f tt >/dev/null
 }
+
+@test "attached logs keep lines with invalid UTF-8, escaped as kiln-monitor does" {
+	kiln run --name u8 bb:1 sh -c 'printf "a\377b \"q\"\tt\n"' >/dev/null
+	log=$(kiln inspect --format '{{.LogPath}}' u8)
+	run jq -r '.log' "$log"
+	[ "$output" = "$(printf 'a\xef\xbf\xbdb "q"\tt')" ]
+	kiln rm u8 >/dev/null
+}
