@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "kiln/container.h"
 #include "kiln-commit.h"
 #include "kiln-config.h"
 
@@ -791,6 +792,17 @@ int main(int argc, char **argv)
                                 "Run 'kiln --help' for usage.\n",
                         argv[i]);
                 return EXIT_USAGE;
+        }
+        /* a user other than root: into the user's own user namespace first
+         * (not for the OCI runtime, which makes its own, nor for version) */
+        if (geteuid() != 0 && strcmp(c->name, "runtime") && strcmp(c->name, "version") &&
+            strcmp(c->name, "layer")) {
+                struct kiln_error err = { 0 };
+                if (kiln_rootless_enter(&err) < 0) {
+                        fprintf(stderr, "Error: rootless: %s\n", err.msg);
+                        kiln_error_clear(&err);
+                        return 125;
+                }
         }
         optind = 0;
         return c->run(&ctx, argc - i, argv + i);

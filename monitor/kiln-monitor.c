@@ -319,6 +319,14 @@ static bool alive(pid_t pid)
 
 int main(int argc, char **argv)
 {
+        if (argc == 2 && !strcmp(argv[1], "--pause")) {
+                /* rootless kiln's pause process: it only holds the user and
+                 * mount namespaces open (lib/container/rootless.c) */
+                signal(SIGINT, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                for (;;)
+                        pause();
+        }
         pid_t pid = 0;
         const char *dir = NULL, *cgroup = NULL, *hroot = NULL, *hid = NULL;
         long long hinterval = 0, hstart = 0;

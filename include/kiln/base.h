@@ -160,6 +160,12 @@ void kiln_buf_free(struct kiln_buf *b);
 bool kiln_startswith(const char *s, const char *prefix);
 bool kiln_endswith(const char *s, const char *suffix);
 
+/* ---- user namespaces (lib/base/userns.c) ---- */
+/* Are we in a user namespace other than the initial one (rootless kiln)? */
+bool kiln_in_userns(void);
+/* Is this uid (gid) mapped in our user namespace? */
+bool kiln_id_mapped(bool gid, uint32_t id);
+
 /* Format a byte count the way docker does ("1.23MB", "512B"). */
 void kiln_format_size(int64_t bytes, char *out, size_t outlen);
 /* "2 hours ago" style relative time, like docker images CREATED. */

@@ -195,6 +195,12 @@ int kiln_volume_prune(struct kiln_store *s, bool all, char ***ret_removed, struc
 /* The runtime state root kiln uses for its own containers. */
 char *kiln_container_state_root(void);
 
+/* Rootless (euid != 0): join, or first make, the user's user and mount
+ * namespaces (lib/container/rootless.c), after which kiln is uid 0 there.
+ * KILN_ROOT and KILN_RUNTIME_ROOT are set to the user's defaults when unset.
+ * A no-op for root. Call before any thread exists. */
+int kiln_rootless_enter(struct kiln_error *err);
+
 /* ---- kiln cp ---- */
 
 enum {

@@ -32,3 +32,7 @@ int ctr_net_port_bindings(char *const *publish, json_t **ret, struct kiln_error 
 int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err);
 /* Undo ctr_net_setup (idempotent, best effort); NetworkSettings emptied. */
 void ctr_net_teardown(struct kiln_store *s, json_t *doc);
+
+/* An executable kiln-monitor beside kiln's binary SELF, in the build tree or
+ * installed; $KILN_MONITOR overrides ("none": NULL). Caller frees. */
+char *ctr_find_monitor(const char *self);

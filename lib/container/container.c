@@ -161,8 +161,9 @@ int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err)
                 return 0; /* a private copy: nothing to mount */
         if (ctr_is_mounted(merged))
                 return 0;
-        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower,
-                                                   upper, work);
+        /* rootless: overlayfs in a user namespace keeps its xattrs in user.* */
+        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s", lower,
+                                                   upper, work, kiln_in_userns() ? ",userxattr" : "");
         if (strlen(data) >= 4096)
                 return kiln_err(err, -KILN_ETOOBIG,
                                 "container %.12s: too many layers for one overlay mount", id);

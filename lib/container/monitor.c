@@ -459,7 +459,7 @@ int kiln_container_cleanup(struct kiln_store *s, const char *what, int exit_code
 /* An executable kiln-monitor: $KILN_MONITOR ("none": monitor in-process),
  * beside our binary, in the build tree (build/cli/kiln,
  * build/monitor/kiln-monitor), then the installed one. Caller frees. */
-static char *find_monitor_helper(const char *self)
+char *ctr_find_monitor(const char *self)
 {
         const char *e = getenv("KILN_MONITOR");
         if (e && *e)
@@ -524,7 +524,7 @@ static void exec_monitor(struct kiln_store *s, json_t *doc, pid_t pid, int out_f
                 kiln_warn("the kiln binary was replaced: monitoring in-process");
                 return;
         }
-        _cleanup_free_ char *helper = find_monitor_helper(self);
+        _cleanup_free_ char *helper = ctr_find_monitor(self);
         if (!helper) {
                 const char *e = getenv("KILN_MONITOR");
                 if (e && !strcmp(e, "none"))

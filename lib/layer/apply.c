@@ -309,8 +309,15 @@ static int set_meta_fresh(struct applier *ap, struct archive_entry *e, int fd, i
                 if (!(fresh && uid == ap->euid && gid == ap->egid && !ap->cache_sgid)) {
                         int r = fd >= 0 ? fchown(fd, uid, gid)
                                         : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
-                        if (r < 0)
+                        if (r < 0) {
+                                if (errno == EINVAL && kiln_in_userns())
+                                        return kiln_err(ap->err, -EINVAL,
+                                                        "layer: entry '%s': uid %u or gid %u is not mapped in the "
+                                                        "user namespace (give this user a larger range in "
+                                                        "/etc/subuid and /etc/subgid)",
+                                                        path, (unsigned)uid, (unsigned)gid);
                                 return entry_err(ap, -errno, path, "chown");
+                        }
                         chowned = true;
                 }
         }
@@ -414,8 +421,11 @@ static int apply_opaque(struct applier *ap, const char *path, const char *dir)
                 int pfd = parent_of(ap, path, true, &base);
                 if (pfd < 0)
                         return entry_err(ap, pfd, path, "open directory");
-                if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-                        return entry_err(ap, -errno, path, "set trusted.overlay.opaque");
+                /* overlayfs mounted in a user namespace (rootless) reads
+                 * user.overlay.* ("userxattr"), elsewhere trusted.overlay.* */
+                const char *key = kiln_in_userns() ? "user.overlay.opaque" : "trusted.overlay.opaque";
+                if (fsetxattr(pfd, key, "y", 1, 0) < 0)
+                        return entry_err(ap, -errno, path, key);
                 strset_add(&ap->created, path);
                 return 0;
         }

@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include "kiln/fs.h"
 #include "rt-process.h"
@@ -105,6 +107,38 @@ int kiln_wait_status_to_exit(int wstatus)
         if (WIFSTOPPED(wstatus))
                 return 128 + WSTOPSIG(wstatus);
         return 255;
+}
+
+/* Does linux.resources ask for more than the device rules? */
+static bool limits_requested(json_t *res)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach(res, k, v)
+        {
+                if (!strcmp(k, "devices"))
+                        continue;
+                if ((json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v)))
+                        return true;
+        }
+        return false;
+}
+
+/* Bring "lo" up in our (new) network namespace; failure only means a
+ * container without loopback, which it can still set up itself. */
+static void loopback_up(void)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+                }
+        }
+        close(fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,6 +449,11 @@ __attribute__((noreturn)) static void init_child(struct init_args *a)
                         kiln_sync_fail(a->sync_fd, &err);
         }
 
+        /* a new network namespace gets its loopback up, as crun does (and
+         * docker for --network none) */
+        if (a->new_flags & CLONE_NEWNET)
+                loopback_up();
+
         const char *hostname = json_string_value(json_object_get(spec, "hostname"));
         const char *domainname = json_string_value(json_object_get(spec, "domainname"));
         if ((hostname && *hostname) || (domainname && *domainname)) {
@@ -609,7 +648,7 @@ static json_t *resources_with_devices(json_t *spec)
         json_t *linux_ = json_object_get(spec, "linux");
         json_t *res = json_object_get(linux_, "resources");
         json_t *out = json_is_object(res) ? json_deep_copy(res) : json_object();
-        if (geteuid() != 0)
+        if (geteuid() != 0 || kiln_in_userns())
                 return out; /* rootless: no devices controller to speak of */
         json_t *rules = json_array();
         json_array_append_new(rules, json_pack("{s:b, s:s}", "allow", 0, "access", "rwm"));
@@ -919,9 +958,12 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         json_t *resources = resources_with_devices(spec);
         r = kiln_cgroup_create(cgpath, resources, &cg, err);
         json_decref(resources);
-        if (r < 0 && geteuid() != 0 && (r == -EACCES || r == -EROFS || r == -EPERM)) {
-                /* rootless without a delegated cgroup: go on without one */
-                kiln_warn("cgroup %s: %s; running without a cgroup", cgpath, err ? err->msg : "");
+        if (r < 0 && (geteuid() != 0 || kiln_in_userns()) && (r == -EACCES || r == -EROFS || r == -EPERM)) {
+                /* rootless without a delegated cgroup: go on without one,
+                 * saying so when limits were asked for (as podman on v1) */
+                if (limits_requested(json_object_get(linux_, "resources")))
+                        kiln_warn("rootless: resource limits are not supported without a delegated cgroup, "
+                                  "ignored (%s)", err ? err->msg : "");
                 kiln_error_clear(err);
                 use_cgroup = false;
                 r = 0;

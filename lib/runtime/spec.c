@@ -821,7 +821,8 @@ static int build_mounts(const struct kiln_run_opts *opts, json_t **ret, struct k
                         pos--;
                 json_array_insert_new(user, pos, m);
         }
-        bool userns = opts->userns || opts->rootless;
+        /* a new user namespace, or kiln's own (rootless kiln runs in one) */
+        bool userns = opts->userns || opts->rootless || kiln_in_userns();
         bool sys_bind = userns && opts->netns != KILN_NETNS_PRIVATE;
 
         json_t *defs = json_array();
@@ -829,7 +830,8 @@ static int build_mounts(const struct kiln_run_opts *opts, json_t **ret, struct k
         json_array_append_new(defs, mount_new("/dev", "tmpfs", "tmpfs",
                                               "nosuid,strictatime,mode=755,size=65536k"));
         /* gid=5 fails in a user namespace that does not map gid 5 */
-        bool tty_gid = !userns || id_mapped(opts->gid_maps, opts->n_gid_maps, 5);
+        bool tty_gid = !userns || (opts->n_gid_maps ? id_mapped(opts->gid_maps, opts->n_gid_maps, 5)
+                                                    : (!opts->userns && !opts->rootless && kiln_id_mapped(true, 5)));
         json_array_append_new(defs, mount_new("/dev/pts", "devpts", "devpts",
                                               tty_gid ? "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"
                                                       : "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620"));
@@ -1071,7 +1073,7 @@ int kiln_spec_generate(json_t *image_config, const struct kiln_run_opts *opts, c
                         json_object_set_new(lx, "gidMappings", id_maps_json(&gm, 1));
                 }
         }
-        if (opts->privileged && !opts->rootless) {
+        if (opts->privileged && !opts->rootless && !kiln_in_userns()) {
                 json_t *devices = json_array();
                 int dfd = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (dfd >= 0)
@@ -1081,7 +1083,7 @@ int kiln_spec_generate(json_t *image_config, const struct kiln_run_opts *opts, c
         if (opts->netns == KILN_NETNS_PRIVATE) {
                 json_t *sysctl = json_object();
                 /* dockerd: unprivileged ICMP echo and low ports in a private netns */
-                if (!userns && sysctl_exists("net/ipv4/ping_group_range"))
+                if (!userns && !kiln_in_userns() && sysctl_exists("net/ipv4/ping_group_range"))
                         json_object_set_new(sysctl, "net.ipv4.ping_group_range", json_string("0 2147483647"));
                 if (sysctl_exists("net/ipv4/ip_unprivileged_port_start"))
                         json_object_set_new(sysctl, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
