@@ -470,12 +470,13 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                         break;
                 }
                 case O_NETWORK:
-                        if (!strcmp(optarg, "none") || !strcmp(optarg, "host") || !strcmp(optarg, "bridge"))
+                        if (!strcmp(optarg, "none") || !strcmp(optarg, "host") || !strcmp(optarg, "bridge") ||
+                            !strcmp(optarg, "pasta"))
                                 a->o.network = optarg;
                         else if (!strcmp(optarg, "default"))
                                 a->o.network = NULL;
                         else
-                                return cli_fail("--network %s: only none, host, bridge and the default network are supported",
+                                return cli_fail("--network %s: only none, host, bridge, pasta and the default network are supported",
                                                 optarg);
                         break;
                 case 'p':
@@ -562,7 +563,7 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         a->o.run.cap_drop = a->cap_drop.v;
         a->o.labels = a->labels.v;
         a->o.publish = a->publish.v;
-        if (a->publish.n && (!a->o.network || strcmp(a->o.network, "bridge")))
+        if (a->publish.n && !kiln_in_userns() && (!a->o.network || strcmp(a->o.network, "bridge")))
                 return cli_usage_error(cmdname, "-p/--publish needs --network bridge (the default network has no ports to publish)");
         a->o.run.cmd = a->cmd.n ? a->cmd.v : NULL;
         static char *const no_entrypoint[] = { NULL };

@@ -36,3 +36,20 @@ void ctr_net_teardown(struct kiln_store *s, json_t *doc);
 /* An executable kiln-monitor beside kiln's binary SELF, in the build tree or
  * installed; $KILN_MONITOR overrides ("none": NULL). Caller frees. */
 char *ctr_find_monitor(const char *self);
+
+/* netns.c: a new network namespace bound on path (its directory made). */
+int ctr_netns_create(const char *path, struct kiln_error *err);
+void ctr_netns_remove(const char *path);
+
+/* pasta.c: the rootless network, pasta (passt package) attached to the
+ * container's named network namespace, with -p as its port forwards. */
+bool ctr_pasta_available(void);
+/* HostConfig.NetworkMode is "pasta". */
+bool ctr_net_is_pasta(json_t *doc);
+int ctr_pasta_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err);
+void ctr_pasta_teardown(struct kiln_store *s, json_t *doc);
+/* network.c: an executable from the sbin/bin directories (caller frees). */
+char *ctr_net_tool_path(const char *name);
+/* Run argv (argv[0] found as above); stdout into *ret_out; exit != 0 is
+ * -EIO with its stderr as the message. */
+int ctr_net_run_tool(const char *const *argv, char **ret_out, struct kiln_error *err);

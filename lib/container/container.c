@@ -324,7 +324,21 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                                 opts->name);
         /* -p: parsed before anything is made */
         json_t *port_bindings = NULL;
-        bool bridge = opts->network && !strcmp(opts->network, "bridge");
+        const char *netmode = opts->network;
+        if (kiln_in_userns()) {
+                /* rootless: no bridge (the host's network is not ours), pasta */
+                if (netmode && !strcmp(netmode, "bridge"))
+                        return kiln_err(err, -EPERM, "--network bridge needs root; rootless containers use "
+                                                     "--network pasta (the default)");
+                if (!netmode && ctr_pasta_available())
+                        netmode = "pasta";
+                else if (!netmode)
+                        kiln_warn("pasta not found (install passt): the container gets loopback only");
+        } else if (netmode && !strcmp(netmode, "pasta")) {
+                return kiln_err(err, -EINVAL, "--network pasta is for rootless containers; as root use bridge");
+        }
+        /* a network namespace made at each start (network.c, pasta.c) */
+        bool bridge = netmode && (!strcmp(netmode, "bridge") || !strcmp(netmode, "pasta"));
         if (opts->publish && opts->publish[0] && !bridge)
                 return kiln_err(err, -EINVAL, "-p/--publish needs --network bridge");
         if (bridge && (r = ctr_net_port_bindings(opts->publish, &port_bindings, err)) < 0)
@@ -665,7 +679,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "ReadonlyRootfs", json_boolean(opts->run.read_only));
         json_object_set_new(hc, "Privileged", json_boolean(opts->run.privileged));
         json_object_set_new(hc, "Init", json_boolean(opts->init));
-        json_object_set_new(hc, "NetworkMode", json_string(opts->network ? opts->network : "private"));
+        json_object_set_new(hc, "NetworkMode", json_string(netmode ? netmode : "private"));
         json_object_set_new(hc, "Memory", json_integer(opts->run.memory));
         json_object_set_new(hc, "MemorySwap", json_integer(opts->run.memory_swap));
         json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(opts->run.cpus * 1e9)));

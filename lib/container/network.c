@@ -44,12 +44,17 @@ bool ctr_net_is_bridge(json_t *doc)
 
 char *ctr_net_netns_path(const char *id)
 {
+        if (kiln_in_userns()) {
+                /* rootless: /run is not ours; beside the containers' state */
+                _cleanup_free_ char *rt = kiln_container_state_root();
+                return kiln_xasprintf("%s/netns/%s", rt, id);
+        }
         return kiln_xasprintf("%s/%s", NETNS_DIR, id);
 }
 
 /* ---- running ip and nft ---- */
 
-static char *tool_path(const char *name)
+char *ctr_net_tool_path(const char *name)
 {
         static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
         for (size_t i = 0; i < KILN_ARRAY_SIZE(dirs); i++) {
@@ -68,7 +73,7 @@ static char *tool_path(const char *name)
  */
 static int run_tool(int nsfd, const char *const *argv, char **ret_out, struct kiln_error *err)
 {
-        _cleanup_free_ char *path = tool_path(argv[0]);
+        _cleanup_free_ char *path = ctr_net_tool_path(argv[0]);
         if (!path)
                 return kiln_err(err, -ENOENT, "network: %s not found (install %s)", argv[0],
                                 !strcmp(argv[0], "ip") ? "iproute2" : "nftables");
@@ -143,6 +148,11 @@ static int run_tool(int nsfd, const char *const *argv, char **ret_out, struct ki
         else
                 kiln_buf_free(&out);
         return 0;
+}
+
+int ctr_net_run_tool(const char *const *argv, char **ret_out, struct kiln_error *err)
+{
+        return run_tool(-1, argv, ret_out, err);
 }
 
 #define IP(...) run_tool(-1, (const char *const[]){ "ip", __VA_ARGS__, NULL }, NULL, err)
@@ -380,58 +390,6 @@ static void lease_release(const char *dir, const char *id)
 
 /* ---- the namespace ---- */
 
-static void netns_remove(const char *path)
-{
-        umount2(path, MNT_DETACH);
-        unlink(path);
-}
-
-/* A new network namespace, kept alive by a bind mount of its nsfs file on path. */
-static int netns_create(const char *path, struct kiln_error *err)
-{
-        int r = kiln_fs_mkdir_p(AT_FDCWD, NETNS_DIR, 0755);
-        if (r < 0)
-                return kiln_err(err, r, "network: %s: %s", NETNS_DIR, kiln_strerror(r));
-        netns_remove(path); /* an earlier run's */
-        int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-        if (fd < 0)
-                return kiln_err(err, -errno, "network: %s: %s", path, strerror(errno));
-        close(fd);
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return kiln_err(err, -errno, "pipe: %s", strerror(errno));
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                close(p[0]);
-                close(p[1]);
-                unlink(path);
-                return kiln_err(err, -e, "fork: %s", strerror(e));
-        }
-        if (pid == 0) {
-                int e = 0;
-                if (unshare(CLONE_NEWNET) < 0)
-                        e = errno;
-                else if (mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0)
-                        e = errno;
-                (void)!write(p[1], &e, sizeof(e));
-                _exit(e ? 1 : 0);
-        }
-        close(p[1]);
-        int e = EIO;
-        if (read(p[0], &e, sizeof(e)) != sizeof(e))
-                e = EIO;
-        close(p[0]);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        if (e) {
-                unlink(path);
-                return kiln_err(err, -e, "network: create network namespace %s: %s", path, strerror(e));
-        }
-        return 0;
-}
-
 /* ---- nft rules of one container ---- */
 
 static void nft_delete_rules(const char *id)
@@ -586,6 +544,8 @@ static json_t *empty_settings(const char *id)
 
 int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err)
 {
+        if (ctr_net_is_pasta(doc))
+                return ctr_pasta_setup(s, doc, err);
         if (!ctr_net_is_bridge(doc))
                 return 0;
         const char *id = json_string_value(json_object_get(doc, "Id"));
@@ -611,7 +571,7 @@ int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err)
         _cleanup_close_ int nsfd = -1;
         run_tool(-1, (const char *const[]){ "ip", "link", "del", host_if, NULL }, NULL, NULL);
         nft_delete_rules(id);
-        r = netns_create(nspath, err);
+        r = ctr_netns_create(nspath, err);
         if (r < 0)
                 goto fail;
         nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
@@ -645,13 +605,17 @@ int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err)
 fail:
         nft_delete_rules(id);
         run_tool(-1, (const char *const[]){ "ip", "link", "del", host_if, NULL }, NULL, NULL);
-        netns_remove(nspath);
+        ctr_netns_remove(nspath);
         lease_release(dir, id);
         return r;
 }
 
 void ctr_net_teardown(struct kiln_store *s, json_t *doc)
 {
+        if (ctr_net_is_pasta(doc)) {
+                ctr_pasta_teardown(s, doc);
+                return;
+        }
         if (!ctr_net_is_bridge(doc))
                 return;
         const char *id = json_string_value(json_object_get(doc, "Id"));
@@ -664,7 +628,7 @@ void ctr_net_teardown(struct kiln_store *s, json_t *doc)
         /* the veth goes with the namespace; delete it now rather than when
          * the kernel gets round to freeing the namespace */
         run_tool(-1, (const char *const[]){ "ip", "link", "del", host_if, NULL }, NULL, NULL);
-        netns_remove(nspath);
+        ctr_netns_remove(nspath);
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int lfd = lease_lock(s, &dir, NULL);
         if (lfd >= 0)

@@ -1483,6 +1483,44 @@ __attribute__((noreturn)) static void exec_child(struct exec_args *a)
         kiln_proc_exec(a->process, a->seccomp, path);
 }
 
+/* Fork exec_child in the pid namespace pidns through an intermediate child
+ * that joins it; we become the subreaper, so the process is our child once
+ * the intermediate has gone. Returns its pid, or -1 with *ret_errno. */
+static pid_t fork_via_child(int pidns, struct exec_args *ea, int *ret_errno)
+{
+        int p[2];
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || pipe2(p, O_CLOEXEC) < 0) {
+                *ret_errno = errno;
+                return -1;
+        }
+        pid_t mid = fork();
+        if (mid == 0) {
+                int v = setns(pidns, CLONE_NEWPID) < 0 ? -errno : 0;
+                if (!v) {
+                        pid_t pid = fork();
+                        if (pid == 0)
+                                exec_child(ea);
+                        v = pid < 0 ? -errno : pid;
+                }
+                (void)!write(p[1], &v, sizeof(v));
+                _exit(0);
+        }
+        int e = errno;
+        close(p[1]);
+        int v = -EIO;
+        if (mid < 0 || read(p[0], &v, sizeof(v)) != sizeof(v))
+                v = mid < 0 ? -e : -EIO;
+        close(p[0]);
+        if (mid > 0)
+                while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        if (v < 0) {
+                *ret_errno = -v;
+                return -1;
+        }
+        return (pid_t)v;
+}
+
 int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_exec_opts *opts,
                  int *ret_status, struct kiln_error *err)
 {
@@ -1580,8 +1618,18 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
                 pthread_sigmask(SIG_BLOCK, &set, &old);
                 blocked = true;
         }
+        int fork_errno = 0;
         if (pidns >= 0) {
                 own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+                /* Our own pid namespace must be ours again after the fork, or
+                 * every later child of this process (a hook, the sanitizers'
+                 * tracer) would be born in the container's. Going back needs
+                 * CAP_SYS_ADMIN over it, which a rootless runtime has not:
+                 * then an intermediate child joins and forks instead. */
+                if (own_pidns >= 0 && setns(own_pidns, CLONE_NEWPID) < 0) {
+                        pid = fork_via_child(pidns, &ea, &fork_errno);
+                        goto forked;
+                }
                 if (own_pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
                         r = kiln_err(err, -errno, "join the container's pid namespace: %s",
                                      strerror(errno));
@@ -1591,9 +1639,10 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
         pid = fork();
         if (pid == 0)
                 exec_child(&ea);
-        int fork_errno = errno;
+        fork_errno = errno;
         if (own_pidns >= 0 && setns(own_pidns, CLONE_NEWPID) < 0) {
         }
+forked:
         if (pid < 0) {
                 r = kiln_err(err, -fork_errno, "fork: %s", strerror(fork_errno));
                 goto out;
