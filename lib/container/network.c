@@ -879,7 +879,9 @@ static int pick_port(const char *hip_s, uint32_t hip, const char *hport, bool ud
                 return kiln_err(err, -EADDRINUSE, "Bind for %s:%u failed: port is already allocated", ip_s, lo);
         if (lo == hi)
                 return kiln_err(err, last ? last : -EIO, "listen %s4 %s:%u: bind: %s", udp ? "udp" : "tcp", ip_s,
-                                lo, last ? strerror(-last) : "failed");
+                                lo, last == -EADDRINUSE ? "address already in use" /* go's words */
+                                    : last               ? strerror(-last)
+                                                         : "failed");
         return kiln_err(err, -EADDRINUSE, "Bind for %s:%s failed: all ports are allocated", ip_s, hport);
 }
 
