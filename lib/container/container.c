@@ -352,8 +352,11 @@ static int net_plan_make(struct kiln_store *s, const struct kiln_container_opts 
                 ports = false;
         }
         if (ports && !bridge)
-                return kiln_err(err, -EINVAL, "-p/--publish needs the bridge network (--network %s has no ports to publish)",
-                                p->mode);
+                return kiln_err(err, -EINVAL,
+                                !strcmp(p->mode, "private")
+                                        ? "-p/--publish needs the bridge network, which needs root%s"
+                                        : "-p/--publish needs the bridge network (--network %s has no ports to publish)",
+                                !strcmp(p->mode, "private") ? "" : p->mode);
         p->sandbox = root && !p->host && strcmp(p->mode, "private");
         if (bridge)
                 return ctr_net_config(is_default, &p->netopts, err);
