@@ -324,6 +324,7 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 { "network", required_argument, NULL, O_NETWORK },
                 { "net", required_argument, NULL, O_NETWORK },
                 { "publish", required_argument, NULL, 'p' },
+                { "publish-all", no_argument, NULL, 'P' },
                 { "stop-signal", required_argument, NULL, O_STOPSIG },
                 { "stop-timeout", required_argument, NULL, O_STOPTIMEOUT },
                 { "label", required_argument, NULL, 'l' },
@@ -342,7 +343,7 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         int c, ex;
         /* '+': options end at the image name; -h is --hostname here, as docker */
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+:dite:w:u:h:v:m:c:p:l:", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+:dite:w:u:h:v:m:c:p:Pl:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'd':
                         a->detach = true;
@@ -471,13 +472,20 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 }
                 case O_NETWORK:
                         if (!strcmp(optarg, "none") || !strcmp(optarg, "host") || !strcmp(optarg, "bridge") ||
-                            !strcmp(optarg, "pasta"))
+                            !strcmp(optarg, "pasta") || (kiln_startswith(optarg, "container:") && optarg[10]))
                                 a->o.network = optarg;
                         else if (!strcmp(optarg, "default"))
                                 a->o.network = NULL;
-                        else
-                                return cli_fail("--network %s: only none, host, bridge, pasta and the default network are supported",
-                                                optarg);
+                        else {
+                                cli_fail(!strcmp(optarg, "container:")
+                                                 ? "--network container: needs a container name or ID%s"
+                                                 : "network %s not found (kiln has bridge, none, host, pasta and container:NAME|ID)",
+                                         !strcmp(optarg, "container:") ? "" : optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'P':
+                        a->o.publish_all = true;
                         break;
                 case 'p':
                         strv_add(&a->publish, optarg);
@@ -563,8 +571,6 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         a->o.run.cap_drop = a->cap_drop.v;
         a->o.labels = a->labels.v;
         a->o.publish = a->publish.v;
-        if (a->publish.n && !kiln_in_userns() && (!a->o.network || strcmp(a->o.network, "bridge")))
-                return cli_usage_error(cmdname, "-p/--publish needs --network bridge (the default network has no ports to publish)");
         a->o.run.cmd = a->cmd.n ? a->cmd.v : NULL;
         static char *const no_entrypoint[] = { NULL };
         if (a->entrypoint_set)
@@ -693,6 +699,28 @@ int cmd_start(struct cli_ctx *ctx, int argc, char **argv)
         return result;
 }
 
+/* docker ps's PORTS: "0.0.0.0:8080->80/tcp, 81/tcp" (caller frees). */
+static char *ports_text(json_t *d)
+{
+        struct kiln_buf b = KILN_BUF_INIT;
+        const char *key;
+        json_t *list;
+        json_object_foreach(json_object_get(json_object_get(d, "NetworkSettings"), "Ports"), key, list)
+        {
+                if (!json_array_size(list)) {
+                        kiln_buf_printf(&b, "%s%s", b.len ? ", " : "", key);
+                        continue;
+                }
+                size_t i;
+                json_t *bd;
+                json_array_foreach(list, i, bd) kiln_buf_printf(
+                        &b, "%s%s:%s->%s", b.len ? ", " : "",
+                        json_string_value(json_object_get(bd, "HostIp")) ?: "0.0.0.0",
+                        json_string_value(json_object_get(bd, "HostPort")) ?: "", key);
+        }
+        return b.data ? kiln_buf_steal(&b) : kiln_xstrdup("");
+}
+
 /* "Up 5 seconds", "Exited (0) 3 minutes ago", "Created" */
 static void status_text(json_t *st, char *out, size_t n)
 {
@@ -817,9 +845,10 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
                                 cq = kiln_xasprintf("\"%.19s…\"", cmdline.data);
                         else
                                 cq = kiln_xasprintf("\"%s\"", cmdline.data ? cmdline.data : "");
+                        _cleanup_free_ char *pt = ports_text(d);
                         const char *cells[] = { no_trunc ? id : sid,
                                                 json_string_value(json_object_get(d, "ImageName")), cq,
-                                                created, status, "",
+                                                created, status, pt,
                                                 json_string_value(json_object_get(d, "Name")) };
                         cli_table_add(&t, cells);
                 } else if (strcmp(format, "json")) {
@@ -830,6 +859,11 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
                         json_object_set_new(tv, "Command", json_string(cmdline.data ? cmdline.data : ""));
                         json_object_set_new(tv, "CreatedAt", json_incref(json_object_get(d, "Created")));
                         json_object_set_new(tv, "Status", json_string(status));
+                        {
+                                char *pt = ports_text(d);
+                                json_object_set_new(tv, "Ports", json_string(pt));
+                                free(pt);
+                        }
                         json_object_set(tv, "State", json_object_get(st, "Status"));
                         json_object_set(tv, "Names", json_object_get(d, "Name"));
                         r = cli_format_template(format, tv, &line, &err);

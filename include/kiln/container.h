@@ -37,9 +37,14 @@ struct kiln_container_opts {
         char *const *labels;        /* "k=v" */
         const char *stop_signal;    /* NULL: the image's, else SIGTERM */
         int stop_timeout;           /* seconds; < 0: 10 */
-        const char *network;        /* "none", "host", "bridge" (kiln0, see network.c),
-                                     * or NULL (the default: a private netns, loopback only) */
-        char *const *publish;       /* -p [IP:]HOSTPORT:CTRPORT[/tcp|udp]; needs "bridge" */
+        const char *network;        /* "bridge" (kiln0, see lib/container/network.c),
+                                     * "none" (loopback only), "host", "container:NAME|ID",
+                                     * or NULL: as root the bridge (falling back to
+                                     * loopback only when it cannot be set up), else a
+                                     * private netns (loopback only) */
+        char *const *publish;       /* -p, docker's forms: [IP:][HOSTPORT:]CTRPORT[/tcp|udp],
+                                     * ranges; needs the bridge */
+        bool publish_all;           /* -P: every EXPOSEd port on a random host port */
         bool init;                  /* --init: kiln-init is PID 1 and runs the command
                                      * (bind-mounted read-only at KILN_CONTAINER_INIT_PATH) */
         /* healthcheck: overrides of the image's (0 / NULL: the image's) */

@@ -18,17 +18,30 @@ bool ctr_is_mounted(const char *path);
 /* Fill an empty volume directory from the image's content at dest. */
 int ctr_volume_fill(const char *rootfs, const char *dest, const char *voldata, struct kiln_error *err);
 
-/* network.c: --network bridge (kiln0, leases, a named netns, nft). */
+/* network.c: --network bridge (the default as root), none, container:ID;
+ * leases, a named netns, nft. */
+/* HostConfig.NetworkMode, "" if none recorded. */
+const char *ctr_net_mode(json_t *doc);
 /* HostConfig.NetworkMode is "bridge". */
 bool ctr_net_is_bridge(json_t *doc);
-/* /run/kiln/netns/<id> (caller frees). */
+/* /run/kiln/netns/<id>, rootless under the runtime directory (caller frees). */
 char *ctr_net_netns_path(const char *id);
-/* -p values ([IP:]HOSTPORT:CTRPORT[/tcp|udp]) -> docker's PortBindings
- * {"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}. Caller owns *ret. */
+/* RunOpts.Network for a bridge container: the bridge and subnet (KILN_BRIDGE,
+ * KILN_BRIDGE_SUBNET, else kiln0 and 10.88.0.0/16), whether it is the
+ * default network (which falls back to loopback only). Caller owns *ret. */
+int ctr_net_config(bool is_default, json_t **ret, struct kiln_error *err);
+/* -p values, docker's forms ([IP:][HOSTPORT:]CTRPORT[/PROTO], ranges) and
+ * error messages -> docker's PortBindings {"80/tcp":[{"HostIp":"",
+ * "HostPort":"8080"}]}; HostPort "" is a random port, "A-B" one from a range.
+ * Caller owns *ret. */
 int ctr_net_port_bindings(char *const *publish, json_t **ret, struct kiln_error *err);
-/* Before the runtime creates a bridge container: netns, lease, veth,
- * nft rules, /etc/hosts; doc's NetworkSettings filled (not saved). No-op for
- * other modes. On failure everything made is undone. */
+/* NetworkSettings of a container that is not running (caller owns). */
+json_t *ctr_net_empty_settings(json_t *doc);
+/* Before the runtime creates the container: the namespace the spec joins
+ * (bridge: lease, veth, host ports, nft rules, /etc/hosts); doc's
+ * NetworkSettings filled (not saved). No-op for host and for a non-root
+ * kiln's private namespace. On failure everything made is undone; the
+ * default bridge that cannot be set up falls back to loopback (a warning). */
 int ctr_net_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err);
 /* Undo ctr_net_setup (idempotent, best effort); NetworkSettings emptied. */
 void ctr_net_teardown(struct kiln_store *s, json_t *doc);
@@ -37,9 +50,13 @@ void ctr_net_teardown(struct kiln_store *s, json_t *doc);
  * installed; $KILN_MONITOR overrides ("none": NULL). Caller frees. */
 char *ctr_find_monitor(const char *self);
 
-/* netns.c: a new network namespace bound on path (its directory made). */
-int ctr_netns_create(const char *path, struct kiln_error *err);
+/* network.c: a network namespace bound on path (its directory made): a new
+ * one with lo up (join NULL), or the one at join. */
+int ctr_netns_create(const char *path, const char *join, struct kiln_error *err);
 void ctr_netns_remove(const char *path);
+/* The ports to publish: HostConfig.PortBindings plus, with -P, every
+ * exposed port on a random host port (HostPort ""). Caller owns it. */
+json_t *ctr_net_wanted_bindings(json_t *doc);
 
 /* pasta.c: the rootless network, pasta (passt package) attached to the
  * container's named network namespace, with -p as its port forwards. */

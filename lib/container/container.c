@@ -286,6 +286,98 @@ static char *find_init(char **ret_tried)
         return NULL;
 }
 
+/* What create decides about the network (network.c does the rest at each start). */
+struct net_plan {
+        char *mode;         /* HostConfig.NetworkMode */
+        bool sandbox;       /* the spec joins /run/kiln/netns/<id>, made at start */
+        bool host;
+        json_t *bindings;   /* HostConfig.PortBindings */
+        json_t *netopts;    /* RunOpts.Network */
+        char *hostname;     /* container:ID: the other container's */
+};
+
+static void net_plan_free(struct net_plan *p)
+{
+        free(p->mode);
+        free(p->hostname);
+        json_decref(p->bindings);
+        json_decref(p->netopts);
+}
+
+/*
+ * --network: as root the default is the bridge (docker's); a non-root kiln
+ * keeps its private loopback namespace, and has no bridge. Ports: -p needs
+ * the bridge (host discards them with a warning, as docker).
+ */
+static int net_plan_make(struct kiln_store *s, const struct kiln_container_opts *opts,
+                         struct net_plan *p, struct kiln_error *err)
+{
+        const char *net = opts->network;
+        /* rootless kiln is uid 0 in its own user namespace: not root */
+        bool root = geteuid() == 0 && !kiln_in_userns();
+        bool is_default = !net || !strcmp(net, "default");
+        int r = ctr_net_port_bindings(opts->publish, &p->bindings, err);
+        if (r < 0)
+                return r;
+        bool ports = json_object_size(p->bindings) > 0;
+        if (is_default && !root && ctr_pasta_available()) {
+                /* rootless: pasta (podman's default) */
+                p->mode = kiln_xstrdup("pasta");
+        } else if (is_default) {
+                if (!root)
+                        kiln_warn("pasta not found (install passt): the container gets loopback only");
+                p->mode = kiln_xstrdup(root ? "bridge" : "private");
+        } else if (kiln_startswith(net, "container:")) {
+                if (!root)
+                        return kiln_err(err, -EPERM, "--network %s: joining another container's network needs root", net);
+                if (opts->run.hostname)
+                        return kiln_err(err, -EINVAL, "conflicting options: hostname and the network mode");
+                if (ports || opts->publish_all)
+                        return kiln_err(err, -EINVAL,
+                                        "conflicting options: port publishing and the container type network mode");
+                _cleanup_free_ char *tid = NULL;
+                json_t *t = NULL;
+                r = kiln_store_container_get(s, net + 10, &tid, &t, err);
+                if (r < 0)
+                        return r;
+                const char *hn = json_string_value(json_object_get(json_object_get(t, "Config"), "Hostname"));
+                p->hostname = hn ? kiln_xstrdup(hn) : NULL;
+                json_decref(t);
+                p->mode = kiln_xasprintf("container:%s", tid);
+        } else if (!strcmp(net, "pasta")) {
+                if (root)
+                        return kiln_err(err, -EINVAL, "--network pasta is the rootless network; as root use bridge");
+                if (!ctr_pasta_available())
+                        return kiln_err(err, -ENOENT, "--network pasta: pasta not found (install passt)");
+                p->mode = kiln_xstrdup(net);
+        } else if (!strcmp(net, "bridge") || !strcmp(net, "none") || !strcmp(net, "host")) {
+                if (!strcmp(net, "bridge") && !root)
+                        return kiln_err(err, -EPERM, "--network bridge needs root (rootless containers use pasta)");
+                p->mode = kiln_xstrdup(net);
+        } else {
+                return kiln_err(err, -ENOENT, "network %s not found", net);
+        }
+        bool pasta = !strcmp(p->mode, "pasta");
+        bool bridge = !strcmp(p->mode, "bridge") || pasta; /* both publish ports */
+        p->host = !strcmp(p->mode, "host");
+        if (ports && p->host) {
+                kiln_warn("Published ports are discarded when using host network mode");
+                json_object_clear(p->bindings);
+                ports = false;
+        }
+        if (ports && !bridge)
+                return kiln_err(err, -EINVAL,
+                                !strcmp(p->mode, "private")
+                                        ? "-p/--publish needs the bridge network, which needs root%s"
+                                        : "-p/--publish needs the bridge network (--network %s has no ports to publish)",
+                                !strcmp(p->mode, "private") ? "" : p->mode);
+        p->sandbox = (root && !p->host && strcmp(p->mode, "private")) || pasta;
+        if (bridge && !pasta)
+                return ctr_net_config(is_default, &p->netopts, err);
+        p->netopts = json_pack("{s:b}", "Sandbox", p->sandbox);
+        return 0;
+}
+
 /* The run options as JSON, to start the container again later. */
 static json_t *run_opts_json(const struct kiln_container_opts *o)
 {
@@ -322,37 +414,18 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 return kiln_err(err, -EINVAL,
                                 "invalid container name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                                 opts->name);
-        /* -p: parsed before anything is made */
-        json_t *port_bindings = NULL;
-        const char *netmode = opts->network;
-        if (kiln_in_userns()) {
-                /* rootless: no bridge (the host's network is not ours), pasta */
-                if (netmode && !strcmp(netmode, "bridge"))
-                        return kiln_err(err, -EPERM, "--network bridge needs root; rootless containers use "
-                                                     "--network pasta (the default)");
-                if (!netmode && ctr_pasta_available())
-                        netmode = "pasta";
-                else if (!netmode)
-                        kiln_warn("pasta not found (install passt): the container gets loopback only");
-        } else if (netmode && !strcmp(netmode, "pasta")) {
-                return kiln_err(err, -EINVAL, "--network pasta is for rootless containers; as root use bridge");
-        }
-        /* a network namespace made at each start (network.c, pasta.c) */
-        bool bridge = netmode && (!strcmp(netmode, "bridge") || !strcmp(netmode, "pasta"));
-        if (opts->publish && opts->publish[0] && !bridge)
-                return kiln_err(err, -EINVAL, "-p/--publish needs --network bridge");
-        if (bridge && (r = ctr_net_port_bindings(opts->publish, &port_bindings, err)) < 0)
+        /* --network, -p: decided before anything is made */
+        _cleanup_(net_plan_free) struct net_plan net = { 0 };
+        if ((r = net_plan_make(s, opts, &net, err)) < 0)
                 return r;
         /* --init: kiln-init, found before anything is made */
         _cleanup_free_ char *init_path = NULL;
         if (opts->init) {
                 _cleanup_free_ char *tried = NULL;
                 init_path = find_init(&tried);
-                if (!init_path) {
-                        json_decref(port_bindings);
+                if (!init_path)
                         return kiln_err(err, -ENOENT, "--init: kiln-init not found next to kiln or in %s",
                                         tried);
-                }
         }
 
         char id[65];
@@ -390,7 +463,6 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         r = kiln_store_container_put(s, id, name, &img->manifest_digest, doc, err);
         if (r < 0) {
                 json_decref(doc);
-                json_decref(port_bindings);
                 return r;
         }
 
@@ -458,8 +530,10 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         /* /etc/hostname, /etc/hosts, /etc/resolv.conf as docker provides them */
         char shortid[13];
         snprintf(shortid, sizeof(shortid), "%.12s", id);
-        const char *hostname = opts->run.hostname ? opts->run.hostname : shortid;
-        bool host_net = opts->network && !strcmp(opts->network, "host");
+        const char *hostname = opts->run.hostname ? opts->run.hostname
+                               : net.hostname     ? net.hostname
+                                                  : shortid;
+        bool host_net = net.host;
         hostname_file = kiln_xasprintf("%s\n", hostname);
         hosts = kiln_xasprintf(
                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -479,7 +553,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         nspath = ctr_net_netns_path(id);
         if (host_net)
                 ro.netns = KILN_NETNS_HOST;
-        if (bridge) {
+        if (net.sandbox) {
                 /* made at each start (network.c) */
                 ro.netns = KILN_NETNS_PATH;
                 ro.netns_path = nspath;
@@ -652,6 +726,17 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 json_object_set_new(labels, kv, json_string(eq ? eq : ""));
         }
         json_object_set_new(c, "Labels", labels);
+        /* the image's EXPOSEd ports and the published ones, as docker */
+        {
+                json_t *exposed = json_object_get(cfg->config, "ExposedPorts");
+                exposed = json_is_object(exposed) ? json_deep_copy(exposed) : json_object();
+                const char *pk;
+                json_t *pv;
+                json_object_foreach(net.bindings, pk, pv) json_object_set_new(exposed, pk, json_object());
+                if (json_object_size(exposed))
+                        json_object_set(c, "ExposedPorts", exposed);
+                json_decref(exposed);
+        }
         const char *stopsig = opts->stop_signal ? opts->stop_signal
                               : json_string_value(json_object_get(cfg->config, "StopSignal"));
         json_object_set_new(c, "StopSignal", json_string(stopsig ? stopsig : "SIGTERM"));
@@ -679,7 +764,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "ReadonlyRootfs", json_boolean(opts->run.read_only));
         json_object_set_new(hc, "Privileged", json_boolean(opts->run.privileged));
         json_object_set_new(hc, "Init", json_boolean(opts->init));
-        json_object_set_new(hc, "NetworkMode", json_string(netmode ? netmode : "private"));
+        json_object_set_new(hc, "NetworkMode", json_string(net.mode));
         json_object_set_new(hc, "Memory", json_integer(opts->run.memory));
         json_object_set_new(hc, "MemorySwap", json_integer(opts->run.memory_swap));
         json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(opts->run.cpus * 1e9)));
@@ -687,16 +772,13 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "PidsLimit", json_integer(opts->run.pids_limit));
         json_object_set_new(hc, "CapAdd", strv_json(opts->run.cap_add));
         json_object_set_new(hc, "CapDrop", strv_json(opts->run.cap_drop));
-        if (bridge) {
-                json_object_set_new(hc, "PortBindings", port_bindings);
-                port_bindings = NULL;
-                json_object_set_new(doc, "NetworkSettings",
-                                    json_pack("{s:s, s:s, s:i, s:s, s:s, s:{}}", "SandboxKey", nspath,
-                                              "IPAddress", "", "IPPrefixLen", 0, "Gateway", "",
-                                              "MacAddress", "", "Ports"));
-        }
+        json_object_set(hc, "PortBindings", net.bindings);
+        json_object_set_new(hc, "PublishAllPorts", json_boolean(opts->publish_all));
         json_object_set_new(doc, "HostConfig", hc);
-        json_object_set_new(doc, "RunOpts", run_opts_json(opts));
+        json_t *runopts = run_opts_json(opts);
+        json_object_set(runopts, "Network", net.netopts);
+        json_object_set_new(doc, "RunOpts", runopts);
+        json_object_set_new(doc, "NetworkSettings", ctr_net_empty_settings(doc));
         {
                 _cleanup_free_ char *lp = kiln_xasprintf("%s/ctr.log", dir);
                 json_object_set_new(doc, "LogPath", json_string(lp));
@@ -718,7 +800,6 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         *ret_id = kiln_xstrdup(id);
         return 0;
 fail:
-        json_decref(port_bindings);
         ctr_unmount_rootfs(doc);
         kiln_fs_rm_rf_at(cfd, id);
         kiln_store_container_delete(s, id, NULL);

@@ -606,6 +606,18 @@ static void exec_monitor(struct kiln_store *s, json_t *doc, pid_t pid, int out_f
         kiln_warn("cannot run %s: %s: monitoring in-process", helper, strerror(e));
 }
 
+/* A detached start's warnings (the network falling back, say) go to
+ * monitor.log and, until "ok", to the kiln that waits for the start. */
+static int report_warn_fd = -1;
+
+static void report_warn(void *userdata, const char *msg)
+{
+        (void)userdata;
+        if (report_warn_fd >= 0)
+                dprintf(report_warn_fd, "warning: %s\n", msg);
+        fprintf(stderr, "Warning: %s\n", msg);
+}
+
 /*
  * Run the container under this process. report_fd (detached) gets "ok\n"
  * or "error: ...\n" once the process started (or failed to).
@@ -733,6 +745,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
         }
         if (report_fd >= 0) {
                 (void)kiln_fs_write_all(report_fd, "ok\n", 3);
+                report_warn_fd = -1;
                 close(report_fd);
                 /* detached: the small kiln-monitor takes over from here */
                 exec_monitor(s, doc, pid, tty ? -1 : outp[0], tty ? -1 : errp[0], master, log_fd,
@@ -841,6 +854,8 @@ int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                         dprintf(rep[1], "error: %s\n", merr.msg);
                         _exit(1);
                 }
+                report_warn_fd = rep[1];
+                kiln_set_warn_handler(report_warn, NULL);
                 int mr = monitor(ms, doc, flags & ~KILN_START_ATTACH, rep[1], NULL, &merr);
                 if (mr < 0)
                         dprintf(rep[1], "error: %s\n", merr.msg);
@@ -857,10 +872,18 @@ int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
         int ws;
         while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
                 ;
-        char msg[KILN_ERROR_MAX + 16] = "";
-        ssize_t n = kiln_fs_read_full(rep[0], msg, sizeof(msg) - 1);
+        char buf[4 * KILN_ERROR_MAX] = "";
+        ssize_t n = kiln_fs_read_full(rep[0], buf, sizeof(buf) - 1);
         close(rep[0]);
-        msg[n > 0 ? n : 0] = 0;
+        buf[n > 0 ? n : 0] = 0;
+        char *msg = buf;
+        while (kiln_startswith(msg, "warning: ")) {
+                char *end = strchr(msg, '\n');
+                if (end)
+                        *end = 0;
+                kiln_warn("%s", msg + 9);
+                msg = end ? end + 1 : msg + strlen(msg);
+        }
         if (kiln_startswith(msg, "ok"))
                 return 0;
         char *nl = strchr(msg, '\n');

@@ -62,12 +62,12 @@ int ctr_pasta_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err)
         if (!ctr_pasta_available())
                 return kiln_err(err, -ENOENT, "network: pasta not found (install passt)");
         ctr_pasta_teardown(s, doc); /* an earlier start's */
-        int r = ctr_netns_create(nspath, err);
+        int r = ctr_netns_create(nspath, NULL, err);
         if (r < 0)
                 return r;
 
         /* -p: docker's PortBindings, random host ports chosen now */
-        json_t *ports = json_object_get(json_object_get(doc, "HostConfig"), "PortBindings");
+        json_t *ports = ctr_net_wanted_bindings(doc);
         json_t *actual = json_object();
         _cleanup_strv_free_ char **argv = NULL;
         const char *fixed[] = { "pasta", "--config-net", "--quiet", "--netns", nspath, "--netns-only",
@@ -133,8 +133,10 @@ int ctr_pasta_setup(struct kiln_store *s, json_t *doc, struct kiln_error *err)
                                "IPPrefixLen", 0, "Gateway", "", "MacAddress", "");
         json_object_set_new(ns, "Ports", actual);
         json_object_set_new(doc, "NetworkSettings", ns);
+        json_decref(ports);
         return 0;
 fail:
+        json_decref(ports);
         json_decref(actual);
         ctr_netns_remove(nspath);
         unlink(pidfile);
