@@ -384,7 +384,7 @@ static int one_id(int argc, char **argv, const struct cli_command *cmd, const ch
 
 static int do_start(int argc, char **argv)
 {
-        const char *id;
+        const char *id = NULL;
         int ex = one_id(argc, argv, &c_start, &id);
         if (ex >= 0)
                 return ex;
@@ -394,7 +394,7 @@ static int do_start(int argc, char **argv)
 
 static int do_state(int argc, char **argv)
 {
-        const char *id;
+        const char *id = NULL;
         int ex = one_id(argc, argv, &c_state, &id);
         if (ex >= 0)
                 return ex;

@@ -1268,10 +1268,11 @@ int kiln_rt_delete(const char *state_root, const char *id, bool force, struct ki
                         kiln_cgroup_signal_all(cg, SIGKILL);
                 kill(c.pid, SIGKILL);
                 if (!wait_gone(c.state, c.pid, 10000)) {
+                        pid_t pid = c.pid;
                         kiln_cgroup_free(cg);
                         ctr_free(&c);
                         return kiln_err(err, -EBUSY, "container %s: init %d did not exit after SIGKILL",
-                                        id, (int)c.pid);
+                                        id, (int)pid);
                 }
         } else {
                 waitpid(c.pid, NULL, WNOHANG);
@@ -1293,9 +1294,10 @@ int kiln_rt_delete(const char *state_root, const char *id, bool force, struct ki
                                       : NULL;
         r = kiln_fs_rm_rf_at(AT_FDCWD, c.dir);
         if (r < 0) {
+                kiln_err(err, r, "remove %s: %s", c.dir, strerror(-r));
                 json_decref(cfg);
                 ctr_free(&c);
-                return kiln_err(err, r, "remove %s: %s", c.dir, strerror(-r));
+                return r;
         }
         json_t *hooks = json_object_get(cfg, "hooks");
         if (json_object_get(hooks, "poststop")) {
