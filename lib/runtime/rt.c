@@ -877,6 +877,8 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         if (!cgpath)
                 goto fail_ns;
 
+        /* no other thread may be running across setns and clone */
+        kiln_cgroup_warm_wait();
         /* a pid namespace to join is entered by the runtime itself for its
          * next child only (pid_for_children), then left again */
         int own_pidns = -1;
@@ -1540,6 +1542,7 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
                 pthread_sigmask(SIG_BLOCK, &set, &old);
                 blocked = true;
         }
+        kiln_cgroup_warm_wait(); /* no other thread across setns and fork */
         if (pidns >= 0) {
                 own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
                 if (own_pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
