@@ -1301,8 +1301,17 @@ int kiln_cgroup_signal_all(struct kiln_cgroup *cg, int sig)
         if (cg->mode == 2 && sig == SIGKILL && cg->dir[C_UNIFIED] &&
             cg_write(cg->dir[C_UNIFIED], "cgroup.kill", "1") == 0)
                 return 0;
-        bool frozen = set_frozen(cg, true);
         const char *dir = procs_dir(cg);
+        if (dir) {
+                /* empty (the usual case when a stopped container is deleted):
+                 * nothing in it can fork, so there is nothing to freeze */
+                struct pidset pre = { 0 };
+                int pr = collect_pids(dir, &pre, 0);
+                free(pre.v);
+                if (pr == 0 && pre.n == 0)
+                        return 0;
+        }
+        bool frozen = set_frozen(cg, true);
         int r = 0;
         struct pidset done = { 0 };
         for (int pass = 0; pass < 5 && dir; pass++) {
