@@ -609,6 +609,10 @@ static int run_or_create(struct cli_ctx *ctx, int argc, char **argv, bool start)
                 run_args_free(&a);
                 return ex < 0 ? 0 : ex;
         }
+        /* run: the container's cgroup attach waits for an RCU grace period;
+         * pay it in the background while the container is made */
+        if (start)
+                kiln_rt_cgroup_warm();
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r) {

@@ -355,6 +355,9 @@ static int create_or_run(int argc, char **argv, bool run)
                                run ? "run" : "create");
         const char *id = argv[optind];
         maybe_clone();
+        /* the init's cgroup attach may wait for an RCU grace period: start
+         * it in the background (joined before clone) */
+        kiln_rt_cgroup_warm();
         struct kiln_error err = { 0 };
         if (!run)
                 return kiln_rt_create(g_rt->root, id, &o, NULL, &err) < 0 ? rt_fail_err(&err) : 0;
@@ -384,7 +387,7 @@ static int one_id(int argc, char **argv, const struct cli_command *cmd, const ch
 
 static int do_start(int argc, char **argv)
 {
-        const char *id;
+        const char *id = NULL;
         int ex = one_id(argc, argv, &c_start, &id);
         if (ex >= 0)
                 return ex;
@@ -394,7 +397,7 @@ static int do_start(int argc, char **argv)
 
 static int do_state(int argc, char **argv)
 {
-        const char *id;
+        const char *id = NULL;
         int ex = one_id(argc, argv, &c_state, &id);
         if (ex >= 0)
                 return ex;
@@ -651,6 +654,7 @@ static int do_exec(int argc, char **argv)
         }
         o.process = process;
         maybe_clone();
+        kiln_rt_cgroup_warm(); /* as for create; joined before the fork */
         struct kiln_error err = { 0 };
         int status = 0;
         int r = kiln_rt_exec(g_rt->root, id, &o, &status, &err);

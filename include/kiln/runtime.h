@@ -163,6 +163,18 @@ int kiln_rt_create(const char *state_root, const char *id,
                    const struct kiln_rt_create_opts *opts, pid_t *ret_pid,
                    struct kiln_error *err);
 
+/*
+ * Optional, for callers about to create a container: start paying, in a
+ * background thread, the RCU grace period the kernel makes the first move of
+ * a process into a cgroup wait for (5-20 ms), so that it overlaps with the
+ * caller's own work before kiln_rt_create. Changes no cgroup membership (it
+ * moves this process to the cgroup it is already in). Root only; a no-op when
+ * called again. kiln_rt_create/exec join the thread before they clone or fork;
+ * a caller that forks first must call kiln_rt_cgroup_warm_done() before.
+ */
+void kiln_rt_cgroup_warm(void);
+void kiln_rt_cgroup_warm_done(void);
+
 /* Let a created container execve its process. */
 int kiln_rt_start(const char *state_root, const char *id, struct kiln_error *err);
 

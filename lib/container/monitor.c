@@ -666,6 +666,9 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 }
         }
         pid_t pid = 0;
+        /* the cgroup warm-up thread (kiln_container_start) ends before
+         * anything here forks */
+        kiln_rt_cgroup_warm_done();
         /* --network bridge: the namespace the spec joins, made for this run */
         r = ctr_net_setup(s, doc, err);
         if (r < 0) {
@@ -799,6 +802,9 @@ int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                 json_decref(doc);
                 return kiln_err(err, -KILN_ECONFLICT, "container %s is already running", what);
         }
+        /* the first move into a cgroup waits for an RCU grace period: start
+         * paying it now, in the background (runtime.h) */
+        kiln_rt_cgroup_warm();
         if (flags & KILN_START_ATTACH) {
                 r = monitor(s, doc, flags, -1, ret_status, err);
                 json_decref(doc);
@@ -810,6 +816,7 @@ int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                 json_decref(doc);
                 return kiln_err(err, -errno, "pipe: %s", strerror(errno));
         }
+        kiln_rt_cgroup_warm_done(); /* no thread may cross the fork */
         fflush(NULL);
         kiln_store_db_suspend(s); /* no SQLite connection may cross the fork */
         pid_t child = fork();

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1300,8 +1301,17 @@ int kiln_cgroup_signal_all(struct kiln_cgroup *cg, int sig)
         if (cg->mode == 2 && sig == SIGKILL && cg->dir[C_UNIFIED] &&
             cg_write(cg->dir[C_UNIFIED], "cgroup.kill", "1") == 0)
                 return 0;
-        bool frozen = set_frozen(cg, true);
         const char *dir = procs_dir(cg);
+        if (dir) {
+                /* empty (the usual case when a stopped container is deleted):
+                 * nothing in it can fork, so there is nothing to freeze */
+                struct pidset pre = { 0 };
+                int pr = collect_pids(dir, &pre, 0);
+                free(pre.v);
+                if (pr == 0 && pre.n == 0)
+                        return 0;
+        }
+        bool frozen = set_frozen(cg, true);
         int r = 0;
         struct pidset done = { 0 };
         for (int pass = 0; pass < 5 && dir; pass++) {
@@ -1474,4 +1484,114 @@ int kiln_cgroup_destroy(struct kiln_cgroup *cg, struct kiln_error *err)
                                         cg->dir[c], kiln_strerror(res[c]),
                                         res[c] == -EBUSY ? " (processes are still in it)" : "");
         return 0;
+}
+
+/*
+ * Warming the cgroup attach path.
+ *
+ * Moving a process into a cgroup (a write to cgroup.procs, any hierarchy,
+ * v1 or v2) takes the kernel's global cgroup_threadgroup_rwsem for writing.
+ * After a quiet period that write lock first waits for an RCU grace period
+ * (rcu_sync_enter: 5-20 ms on this project's VMs, most of a container start);
+ * another write within about one grace period of the last one does not.
+ * kiln_rt_cgroup_warm() pays that wait in a background thread while the
+ * caller does its own work (store, overlay, spec), by writing our own pid to
+ * the cgroup.procs of the cgroup we are already in: a move to the same
+ * cgroup, which the kernel skips (no controller's attach callback runs), so
+ * only the lock's state changes. The init's real attach then finds the lock
+ * warm. Best effort: any failure just leaves the attach as slow as before.
+ *
+ * The thread uses only open/read/write/close on stack buffers (no malloc,
+ * no stdio) and is joined (kiln_cgroup_warm_wait) before the runtime forks
+ * or clones.
+ */
+
+static pthread_t warm_thread;
+static pid_t warm_owner; /* the process that started it (a forked child has no thread) */
+
+static bool warm_write(const char *dir, const char *rel, const char *pid, size_t pid_len)
+{
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s%s%scgroup.procs", dir, rel,
+                         rel[0] && rel[strlen(rel) - 1] != '/' ? "/" : "");
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return false;
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return false;
+        bool ok = write(fd, pid, pid_len) == (ssize_t)pid_len;
+        close(fd);
+        return ok;
+}
+
+static void *warm_main(void *arg)
+{
+        (void)arg;
+        char buf[4096];
+        int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        ssize_t len = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (len <= 0)
+                return NULL;
+        buf[len] = 0;
+        char pid[24];
+        int pid_len = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        /* "ID:CONTROLLERS:PATH" lines, split in place */
+        const char *ctrls[32], *rels[32];
+        size_t n = 0;
+        for (char *line = buf, *next; line && *line && n < 32; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2 || c2[1] != '/')
+                        continue;
+                *c2 = 0;
+                ctrls[n] = c1 + 1;
+                rels[n++] = c2 + 1;
+        }
+        /* the lock is global, any hierarchy warms it: those without
+         * controllers first (cgroup2, name=systemd), then a v1 controller */
+        for (size_t i = 0; i < n; i++)
+                if (!*ctrls[i] && (warm_write(CG_FS_ROOT "/unified", rels[i], pid, (size_t)pid_len) ||
+                                   warm_write(CG_FS_ROOT, rels[i], pid, (size_t)pid_len)))
+                        return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(ctrls[i], "name=systemd") &&
+                    warm_write(CG_FS_ROOT "/systemd", rels[i], pid, (size_t)pid_len))
+                        return NULL;
+        for (size_t i = 0; i < n; i++) {
+                char dir[128];
+                if (!*ctrls[i] || strchr(ctrls[i], ',') || strchr(ctrls[i], '='))
+                        continue;
+                snprintf(dir, sizeof(dir), CG_FS_ROOT "/%s", ctrls[i]);
+                if (warm_write(dir, rels[i], pid, (size_t)pid_len))
+                        return NULL;
+        }
+        return NULL;
+}
+
+void kiln_rt_cgroup_warm(void)
+{
+        if (warm_owner == getpid() || geteuid() != 0)
+                return;
+        if (pthread_create(&warm_thread, NULL, warm_main, NULL) == 0)
+                warm_owner = getpid();
+}
+
+void kiln_cgroup_warm_wait(void)
+{
+        if (warm_owner == 0)
+                return;
+        if (warm_owner == getpid())
+                pthread_join(warm_thread, NULL);
+        warm_owner = 0;
+}
+
+void kiln_rt_cgroup_warm_done(void)
+{
+        kiln_cgroup_warm_wait();
 }

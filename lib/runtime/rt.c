@@ -916,6 +916,8 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
         if (!cgpath)
                 goto fail_ns;
 
+        /* no other thread may be running across setns and clone */
+        kiln_cgroup_warm_wait();
         /* a pid namespace to join is entered by the runtime itself for its
          * next child only (pid_for_children), then left again */
         int own_pidns = -1;
@@ -1310,10 +1312,11 @@ int kiln_rt_delete(const char *state_root, const char *id, bool force, struct ki
                         kiln_cgroup_signal_all(cg, SIGKILL);
                 kill(c.pid, SIGKILL);
                 if (!wait_gone(c.state, c.pid, 10000)) {
+                        pid_t pid = c.pid;
                         kiln_cgroup_free(cg);
                         ctr_free(&c);
                         return kiln_err(err, -EBUSY, "container %s: init %d did not exit after SIGKILL",
-                                        id, (int)c.pid);
+                                        id, (int)pid);
                 }
         } else {
                 waitpid(c.pid, NULL, WNOHANG);
@@ -1335,9 +1338,10 @@ int kiln_rt_delete(const char *state_root, const char *id, bool force, struct ki
                                       : NULL;
         r = kiln_fs_rm_rf_at(AT_FDCWD, c.dir);
         if (r < 0) {
+                kiln_err(err, r, "remove %s: %s", c.dir, strerror(-r));
                 json_decref(cfg);
                 ctr_free(&c);
-                return kiln_err(err, r, "remove %s: %s", c.dir, strerror(-r));
+                return r;
         }
         json_t *hooks = json_object_get(cfg, "hooks");
         if (json_object_get(hooks, "poststop")) {
@@ -1619,6 +1623,7 @@ int kiln_rt_exec(const char *state_root, const char *id, const struct kiln_rt_ex
                 blocked = true;
         }
         int fork_errno = 0;
+        kiln_cgroup_warm_wait(); /* no other thread across setns and fork */
         if (pidns >= 0) {
                 own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
                 /* Our own pid namespace must be ours again after the fork, or

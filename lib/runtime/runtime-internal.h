@@ -103,6 +103,9 @@ int kiln_cgroup_stats(struct kiln_cgroup *cg, struct kiln_cgroup_stats *ret);
 /* Remove the cgroup directories (must be empty of processes; waits briefly). */
 int kiln_cgroup_destroy(struct kiln_cgroup *cg, struct kiln_error *err);
 void kiln_cgroup_free(struct kiln_cgroup *cg);
+/* Join the thread kiln_rt_cgroup_warm() started, if this process has one;
+ * before any fork or clone. */
+void kiln_cgroup_warm_wait(void);
 KILN_DEFINE_CLEANUP(struct kiln_cgroup *, kiln_cgroup_free)
 /*
  * Tests only: treat v2_root (a cgroup2 mount, e.g. /sys/fs/cgroup/unified on

@@ -156,7 +156,20 @@ int kiln_store_container_list(struct kiln_store *s, json_t **ret, struct kiln_er
         return 0;
 }
 
+static int container_delete(struct kiln_store *s, const char *id, struct kiln_error *err);
+
 int kiln_store_container_delete(struct kiln_store *s, const char *id, struct kiln_error *err)
+{
+        /* as container_put: NORMAL keeps the database consistent through any
+         * crash; a power loss can at worst bring the record back, and a
+         * record without its directory is removed by `kiln rm` as usual */
+        sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        int r = container_delete(s, id, err);
+        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        return r;
+}
+
+static int container_delete(struct kiln_store *s, const char *id, struct kiln_error *err)
 {
         int r = store_begin(s, err);
         if (r < 0)

@@ -87,7 +87,7 @@ static void assert_file(const char *ctrl, const char *file, const char *want)
         _cleanup_free_ char *s = read_in(ctrl, file);
         assert_non_null(s);
         if (strcmp(s, want))
-                fail_msg("%s/%s: got '%s', want '%s'", ctrl, file, s, want);
+                fail_msg("%s/%s: got '%s', want '%s'", ctrl ? ctrl : "cgroup2", file, s, want);
 }
 
 static json_t *J(const char *text)
