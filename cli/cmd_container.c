@@ -271,6 +271,8 @@ struct run_args {
         struct mounts mounts;
         bool detach, tty, interactive;
         bool entrypoint_set;
+        struct kiln_id_map uidmap[32], gidmap[32];
+        size_t n_uidmap, n_gidmap;
 };
 
 static void run_args_free(struct run_args *a)
@@ -292,7 +294,7 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 O_RM = 1000, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_READONLY, O_TMPFS, O_MOUNT,
                 O_INIT, O_CAPADD, O_CAPDROP, O_PRIV, O_SECOPT, O_USERNS, O_MEMSWAP, O_CPUS,
                 O_PIDS, O_NETWORK, O_STOPSIG, O_STOPTIMEOUT, O_PULL, O_PLATFORM,
-                O_HCMD, O_HINTERVAL, O_HTIMEOUT, O_HRETRIES, O_HSTART, O_NOHC,
+                O_HCMD, O_HINTERVAL, O_HTIMEOUT, O_HRETRIES, O_HSTART, O_NOHC, O_UIDMAP, O_GIDMAP,
         };
         static const struct option longopts[] = {
                 { "detach", no_argument, NULL, 'd' },
@@ -316,6 +318,8 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                 { "privileged", no_argument, NULL, O_PRIV },
                 { "security-opt", required_argument, NULL, O_SECOPT },
                 { "userns", required_argument, NULL, O_USERNS },
+                { "uidmap", required_argument, NULL, O_UIDMAP },
+                { "gidmap", required_argument, NULL, O_GIDMAP },
                 { "memory", required_argument, NULL, 'm' },
                 { "memory-swap", required_argument, NULL, O_MEMSWAP },
                 { "cpus", required_argument, NULL, O_CPUS },
@@ -429,9 +433,26 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
                                 return cli_usage_error(cmdname, "invalid --security-opt '%s'", optarg);
                         break;
                 case O_USERNS:
-                        if (*optarg && strcmp(optarg, "host"))
-                                return cli_fail("--userns=%s: user namespaces are not supported yet", optarg);
+                        if (strcmp(optarg, "host") && strcmp(optarg, "") && strcmp(optarg, "auto") &&
+                            !kiln_startswith(optarg, "auto:size="))
+                        {
+                                cli_fail("--userns=%s: kiln supports host, auto and auto:size=N", optarg);
+                                return EXIT_USAGE;
+                        }
+                        a->o.userns = optarg;
                         break;
+                case O_UIDMAP:
+                case O_GIDMAP: {
+                        bool uid = c == O_UIDMAP;
+                        size_t *n = uid ? &a->n_uidmap : &a->n_gidmap;
+                        if (*n >= 32)
+                                return cli_usage_error(cmdname, "too many --%s values", uid ? "uidmap" : "gidmap");
+                        if (kiln_id_map_parse(optarg, uid ? &a->uidmap[*n] : &a->gidmap[*n]) < 0)
+                                return cli_usage_error(cmdname, "invalid --%s '%s': expected CONTAINER:HOST:SIZE",
+                                                       uid ? "uidmap" : "gidmap", optarg);
+                        (*n)++;
+                        break;
+                }
                 case 'm':
                         a->o.run.memory = parse_size(optarg);
                         if (a->o.run.memory < 6 * 1024 * 1024)
@@ -571,6 +592,10 @@ static int parse_run(const char *cmdname, int argc, char **argv, struct run_args
         a->o.run.cap_drop = a->cap_drop.v;
         a->o.labels = a->labels.v;
         a->o.publish = a->publish.v;
+        a->o.run.uid_maps = a->uidmap;
+        a->o.run.n_uid_maps = a->n_uidmap;
+        a->o.run.gid_maps = a->gidmap;
+        a->o.run.n_gid_maps = a->n_gidmap;
         a->o.run.cmd = a->cmd.n ? a->cmd.v : NULL;
         static char *const no_entrypoint[] = { NULL };
         if (a->entrypoint_set)

@@ -644,10 +644,45 @@ int cli_format_template(const char *tmpl, json_t *obj, struct kiln_buf *out,
                         while (*a == ' ')
                                 a++;
                 }
+                /* index .Path KEY...: an array element or a map value (Go's index) */
+                char *keys = NULL;
+                if (kiln_startswith(a, "index ")) {
+                        a += 6;
+                        while (*a == ' ')
+                                a++;
+                        keys = strchr(a, ' ');
+                        if (!keys)
+                                return kiln_err(err, -EINVAL, "template: index needs a key in '{{%s}}'", action);
+                        *keys++ = 0;
+                }
                 if (*a != '.')
                         return kiln_err(err, -EINVAL, "template: unsupported action '{{%s}}'",
                                         action);
                 json_t *v = lookup_path(obj, a);
+                while (keys && *keys) {
+                        while (*keys == ' ')
+                                keys++;
+                        if (!*keys)
+                                break;
+                        char *k = keys, *kend;
+                        if (*k == '"') {
+                                kend = strchr(k + 1, '"');
+                                if (!kend)
+                                        return kiln_err(err, -EINVAL, "template: unclosed string in '{{%s}}'", action);
+                                *kend = 0;
+                                v = json_is_object(v) ? json_object_get(v, k + 1) : NULL;
+                                keys = kend + 1;
+                        } else {
+                                long idx = strtol(k, &kend, 10);
+                                if (kend == k || (*kend && *kend != ' '))
+                                        return kiln_err(err, -EINVAL, "template: bad index key in '{{%s}}'", action);
+                                if (json_is_array(v) && (idx < 0 || (size_t)idx >= json_array_size(v)))
+                                        return kiln_err(err, -EINVAL, "template: index %ld out of range in '{{%s}}'",
+                                                        idx, action);
+                                v = json_is_array(v) ? json_array_get(v, (size_t)idx) : NULL;
+                                keys = kend;
+                        }
+                }
                 if (as_json) {
                         if (!v) {
                                 kiln_buf_puts(out, "null");

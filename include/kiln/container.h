@@ -54,7 +54,14 @@ struct kiln_container_opts {
         int64_t health_start_period;
         int health_retries;
         bool no_healthcheck;        /* --no-healthcheck: Test ["NONE"] */
+        /* --userns: NULL/"host" (none), "auto[:size=N]" (a free range of the
+         * subordinate ids of user "containers"), or run.uid_maps/gid_maps set
+         * (--uidmap/--gidmap). Root only; layers are idmapped, not copied. */
+        const char *userns;
 };
+
+/* "CONTAINER:HOST:SIZE" -> map (podman's --uidmap form); -EINVAL if bad. */
+int kiln_id_map_parse(const char *s, struct kiln_id_map *out);
 
 /* Where --init puts kiln-init in the container (docker's tini: /dev/init). */
 #define KILN_CONTAINER_INIT_PATH "/dev/init"

@@ -70,3 +70,26 @@ char *ctr_net_tool_path(const char *name);
 /* Run argv (argv[0] found as above); stdout into *ret_out; exit != 0 is
  * -EIO with its stderr as the message. */
 int ctr_net_run_tool(const char *const *argv, char **ret_out, struct kiln_error *err);
+
+/* idmap.c: --userns/--uidmap. Maps as "C:H:S" strings (inspect's form). */
+json_t *ctr_id_maps_json(const struct kiln_id_map *m, size_t n);
+/* The valid entries of a "C:H:S" array; *ret (caller frees) may be empty. */
+size_t ctr_id_maps_from_json(json_t *a, struct kiln_id_map **ret);
+/* The overlay of lower (colon list) with upper/work on merged, every layer
+ * an idmapped mount with these maps (see idmap.c). */
+int ctr_mount_idmapped_overlay(const char *lower, const char *upper, const char *work, const char *merged,
+                               const struct kiln_id_map *um, size_t nu, const struct kiln_id_map *gm,
+                               size_t ng, struct kiln_error *err);
+
+/* rootless.c: the ranges of user name (or uid id) in /etc/subuid|subgid. */
+struct ctr_id_range {
+        uint32_t start, count;
+};
+size_t ctr_sub_ranges(const char *file, const char *name, uint32_t id, struct ctr_id_range *out, size_t max);
+/* The host ids of the container's root when it has --userns maps. */
+bool ctr_root_host_ids(json_t *doc, uid_t *ret_uid, gid_t *ret_gid);
+/* Run fn with our filesystem ids those of the container's root (in a
+ * child): the idmapped rootfs of a --userns container is writable only
+ * so. Without maps fn runs here. fn's *out and error come back. */
+int ctr_as_container_root(json_t *doc, int (*fn)(void *arg, int64_t *out, struct kiln_error *err), void *arg,
+                          int64_t *out, struct kiln_error *err);

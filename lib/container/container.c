@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -165,6 +166,15 @@ int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err)
                 return 0; /* a private copy: nothing to mount */
         if (ctr_is_mounted(merged))
                 return 0;
+        /* --userns, --uidmap: every layer an idmapped mount (idmap.c) */
+        json_t *idm = json_object_get(json_object_get(doc, "HostConfig"), "IDMappings");
+        if (json_array_size(json_object_get(idm, "UidMap"))) {
+                _cleanup_free_ struct kiln_id_map *um = NULL, *gm = NULL;
+                size_t nu = ctr_id_maps_from_json(json_object_get(idm, "UidMap"), &um);
+                size_t ng = ctr_id_maps_from_json(json_object_get(idm, "GidMap"), &gm);
+                int r = ctr_mount_idmapped_overlay(lower, upper, work, merged, um, nu, gm, ng, err);
+                return r < 0 ? kiln_err_prefix(err, r, "container %.12s: ", id) : 0;
+        }
         /* rootless: overlayfs in a user namespace keeps its xattrs in user.* */
         _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s", lower,
                                                    upper, work, kiln_in_userns() ? ",userxattr" : "");
@@ -413,6 +423,127 @@ static json_t *run_opts_json(const struct kiln_container_opts *o)
         return j;
 }
 
+struct workdir_job {
+        const char *merged, *wd;
+};
+
+/* mkdir -p of the working directory inside the rootfs (best effort) */
+static int make_workdir(void *arg, int64_t *out, struct kiln_error *err)
+{
+        struct workdir_job *j = arg;
+        _cleanup_close_ int rfd = open(j->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *probe = kiln_xasprintf("%s/x", j->wd + 1);
+        const char *base;
+        int pfd = rfd < 0 ? -EBADF : kiln_fs_open_parent_in_root(rfd, probe, true, &base);
+        if (pfd >= 0)
+                close(pfd);
+        return 0;
+}
+
+/* Do two ranges of host ids overlap? */
+static bool ranges_overlap(uint32_t a, uint32_t an, uint32_t b, uint32_t bn)
+{
+        return (uint64_t)a < (uint64_t)b + bn && (uint64_t)b < (uint64_t)a + an;
+}
+
+/* --userns=auto: the first block of size host ids in the subordinate ranges
+ * of user "containers" (file: /etc/subuid or /etc/subgid) that no other
+ * container's maps (key: UidMap or GidMap) use. */
+static int auto_range(json_t *ctrs, const char *file, const char *key, uint32_t size, uint32_t *ret,
+                      struct kiln_error *err)
+{
+        struct ctr_id_range r[32];
+        size_t n = ctr_sub_ranges(file, "containers", (uint32_t)-1, r, 32);
+        if (!n)
+                return kiln_err(err, -ENOENT, "--userns=auto: no range for user \"containers\" in %s "
+                                              "(add one, e.g. containers:2147483647:2147483648)", file);
+        for (size_t i = 0; i < n; i++) {
+                for (uint64_t h = r[i].start; h + size <= (uint64_t)r[i].start + r[i].count;) {
+                        bool clash = false;
+                        size_t k;
+                        json_t *c;
+                        json_array_foreach(ctrs, k, c)
+                        {
+                                _cleanup_free_ struct kiln_id_map *m = NULL;
+                                size_t nm = ctr_id_maps_from_json(
+                                        json_object_get(json_object_get(json_object_get(c, "HostConfig"),
+                                                                        "IDMappings"), key), &m);
+                                for (size_t j = 0; j < nm && !clash; j++)
+                                        if (ranges_overlap((uint32_t)h, size, m[j].host_id, m[j].size)) {
+                                                clash = true;
+                                                /* on past the range in use */
+                                                h = (uint64_t)m[j].host_id + m[j].size;
+                                        }
+                                if (clash)
+                                        break;
+                        }
+                        if (!clash) {
+                                *ret = (uint32_t)h;
+                                return 0;
+                        }
+                }
+        }
+        return kiln_err(err, -ENOSPC, "--userns=auto: no free block of %u ids left in the ranges of \"containers\" in %s",
+                        (unsigned)size, file);
+}
+
+/* --userns, --uidmap, --gidmap -> the container's maps (none: 0). */
+static int userns_plan(struct kiln_store *s, const struct kiln_container_opts *opts, struct kiln_id_map **um,
+                       size_t *nu, struct kiln_id_map **gm, size_t *ng, struct kiln_error *err)
+{
+        const struct kiln_run_opts *ro = &opts->run;
+        const char *u = opts->userns;
+        *um = *gm = NULL;
+        *nu = *ng = 0;
+        bool explicit = ro->n_uid_maps || ro->n_gid_maps;
+        if (!explicit && (!u || !*u || !strcmp(u, "host")))
+                return 0;
+        if (kiln_in_userns())
+                return kiln_err(err, -EPERM, "--userns and --uidmap are not supported for rootless containers "
+                                             "(they already run in the user's user namespace)");
+        if (explicit) {
+                if (u && *u && strcmp(u, "host") && strcmp(u, "private"))
+                        return kiln_err(err, -EINVAL, "--userns=%s cannot be combined with --uidmap/--gidmap", u);
+                /* one given: the other the same (as podman) */
+                const struct kiln_id_map *su = ro->n_uid_maps ? ro->uid_maps : ro->gid_maps;
+                size_t snu = ro->n_uid_maps ? ro->n_uid_maps : ro->n_gid_maps;
+                const struct kiln_id_map *sg = ro->n_gid_maps ? ro->gid_maps : ro->uid_maps;
+                size_t sng = ro->n_gid_maps ? ro->n_gid_maps : ro->n_uid_maps;
+                *um = kiln_xcalloc(snu, sizeof(**um));
+                memcpy(*um, su, snu * sizeof(**um));
+                *gm = kiln_xcalloc(sng, sizeof(**gm));
+                memcpy(*gm, sg, sng * sizeof(**gm));
+                *nu = snu;
+                *ng = sng;
+                return 0;
+        }
+        uint32_t size = 65536;
+        if (!strcmp(u, "auto")) {
+        } else if (kiln_startswith(u, "auto:size=")) {
+                char *end;
+                unsigned long v = strtoul(u + 10, &end, 10);
+                if (*end || v < 1 || v > 1u << 30)
+                        return kiln_err(err, -EINVAL, "--userns=%s: invalid size", u);
+                size = (uint32_t)v;
+        } else {
+                return kiln_err(err, -EINVAL, "--userns=%s: kiln supports host, auto and auto:size=N", u);
+        }
+        json_t *ctrs = NULL;
+        int r = kiln_container_list(s, &ctrs, err);
+        uint32_t hu = 0, hg = 0;
+        if (r >= 0 && (r = auto_range(ctrs, "/etc/subuid", "UidMap", size, &hu, err)) >= 0)
+                r = auto_range(ctrs, "/etc/subgid", "GidMap", size, &hg, err);
+        json_decref(ctrs);
+        if (r < 0)
+                return r;
+        *um = kiln_xcalloc(1, sizeof(**um));
+        *gm = kiln_xcalloc(1, sizeof(**gm));
+        **um = (struct kiln_id_map){ 0, hu, size };
+        **gm = (struct kiln_id_map){ 0, hg, size };
+        *nu = *ng = 1;
+        return 0;
+}
+
 int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts *opts,
                           char **ret_id, struct kiln_error *err)
 {
@@ -432,6 +563,21 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         _cleanup_(net_plan_free) struct net_plan net = { 0 };
         if ((r = net_plan_make(s, opts, &net, err)) < 0)
                 return r;
+        /* --userns: the maps, chosen under a lock until the record is made */
+        _cleanup_close_ int userns_lock = -1;
+        if (opts->userns && kiln_startswith(opts->userns, "auto")) {
+                _cleanup_free_ char *lp = kiln_xasprintf("%s/tmp/userns.lock", kiln_store_root(s));
+                userns_lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (userns_lock < 0 || flock(userns_lock, LOCK_EX) < 0)
+                        return kiln_err(err, -errno, "%s: %s", lp, strerror(errno));
+        }
+        _cleanup_free_ struct kiln_id_map *uid_maps = NULL, *gid_maps = NULL;
+        size_t n_uid_maps = 0, n_gid_maps = 0;
+        if ((r = userns_plan(s, opts, &uid_maps, &n_uid_maps, &gid_maps, &n_gid_maps, err)) < 0)
+                return r;
+        json_t *idmappings = n_uid_maps ? json_pack("{s:o, s:o}", "UidMap", ctr_id_maps_json(uid_maps, n_uid_maps),
+                                                    "GidMap", ctr_id_maps_json(gid_maps, n_gid_maps))
+                                        : NULL;
         /* --init: kiln-init, found before anything is made */
         _cleanup_free_ char *init_path = NULL;
         if (opts->init) {
@@ -474,6 +620,9 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(state, "StartedAt", json_string("0001-01-01T00:00:00Z"));
         json_object_set_new(state, "FinishedAt", json_string("0001-01-01T00:00:00Z"));
         json_object_set_new(doc, "State", state);
+        /* the maps in the first record: --userns=auto sees them from now on */
+        if (idmappings)
+                json_object_set_new(doc, "HostConfig", json_pack("{s:O}", "IDMappings", idmappings));
         r = kiln_store_container_put(s, id, name, &img->manifest_digest, doc, err);
         /* a generated name already in use (480 combinations): another one,
          * as docker does, rather than failing the run */
@@ -493,6 +642,32 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         if (mkdirat(cfd, id, 0700) < 0) {
                 r = kiln_err(err, -errno, "container %.12s: %s", id, strerror(errno));
                 goto fail;
+        }
+        if (idmappings) {
+                /* the container's root (not host root) must reach its bundle:
+                 * search permission down to it, as docker's userns-remap
+                 * gives /var/lib/docker (0711); nothing becomes listable */
+                _cleanup_free_ char *anc = kiln_xstrdup(kiln_store_root(s));
+                for (char *sl = strrchr(anc, '/'); sl && sl != anc; sl = strrchr(anc, '/')) {
+                        *sl = 0;
+                        struct stat st;
+                        if (stat(anc, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+                                r = kiln_err(err, -EACCES,
+                                             "--userns: the container's root cannot reach the store: %s is not "
+                                             "searchable by others (chmod o+x it)", anc);
+                                goto fail;
+                        }
+                }
+                _cleanup_free_ char *cdir = kiln_xasprintf("%s/containers", kiln_store_root(s));
+                const char *paths[] = { kiln_store_root(s), cdir, dir };
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(paths); i++) {
+                        struct stat st;
+                        if (stat(paths[i], &st) == 0 && !(st.st_mode & S_IXOTH) &&
+                            chmod(paths[i], (st.st_mode & 07777) | S_IXOTH) < 0) {
+                                r = kiln_err(err, -errno, "chmod %s: %s", paths[i], strerror(errno));
+                                goto fail;
+                        }
+                }
         }
         for (const char *const *sub = (const char *const[]){ "upper", "work", "rootfs", NULL };
              *sub; sub++) {
@@ -523,7 +698,11 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(doc, "GraphDriver", gd);
         /* completed below; the mount needs AutoRemove now */
         json_object_set_new(doc, "HostConfig", json_pack("{s:b}", "AutoRemove", opts->auto_remove));
+        if (idmappings)
+                json_object_set(json_object_get(doc, "HostConfig"), "IDMappings", idmappings);
         r = ctr_mount_rootfs(s, doc, err);
+        if (r < 0 && idmappings)
+                goto fail; /* a copy would not have the container's ownership */
         if (r < 0) {
                 /* overlayfs unavailable (nested, or not permitted): a private copy */
                 kiln_warn("%s; using a private copy of the image instead (slower, more disk)",
@@ -542,13 +721,8 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                                          ? opts->run.workdir
                                          : json_string_value(json_object_get(cfg->config, "WorkingDir"));
                 if (wd && wd[0] == '/' && wd[1]) {
-                        _cleanup_close_ int rfd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        _cleanup_free_ char *rel = kiln_xstrdup(wd + 1);
-                        _cleanup_free_ char *probe = kiln_xasprintf("%s/x", rel);
-                        const char *base;
-                        int pfd = rfd < 0 ? -EBADF : kiln_fs_open_parent_in_root(rfd, probe, true, &base);
-                        if (pfd >= 0)
-                                close(pfd);
+                        struct workdir_job job = { merged, wd };
+                        ctr_as_container_root(doc, make_workdir, &job, NULL, NULL);
                 }
         }
 
@@ -574,6 +748,13 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         /* the spec */
         struct kiln_run_opts ro = opts->run;
         ro.id = id;
+        if (n_uid_maps) {
+                ro.userns = true;
+                ro.uid_maps = uid_maps;
+                ro.n_uid_maps = n_uid_maps;
+                ro.gid_maps = gid_maps;
+                ro.n_gid_maps = n_gid_maps;
+        }
         ro.hostname = hostname;
         nspath = ctr_net_netns_path(id);
         if (host_net)
@@ -799,6 +980,11 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         json_object_set_new(hc, "CapDrop", strv_json(opts->run.cap_drop));
         json_object_set(hc, "PortBindings", net.bindings);
         json_object_set_new(hc, "PublishAllPorts", json_boolean(opts->publish_all));
+        json_object_set_new(hc, "UsernsMode", json_string(n_uid_maps && opts->userns && strcmp(opts->userns, "host")
+                                                                  ? opts->userns
+                                                                  : n_uid_maps ? "private" : ""));
+        if (idmappings)
+                json_object_set(hc, "IDMappings", idmappings);
         json_object_set_new(doc, "HostConfig", hc);
         json_t *runopts = run_opts_json(opts);
         json_object_set(runopts, "Network", net.netopts);
@@ -822,6 +1008,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
         if (r < 0)
                 goto fail;
         json_decref(doc);
+        json_decref(idmappings);
         *ret_id = kiln_xstrdup(id);
         return 0;
 fail:
@@ -829,5 +1016,6 @@ fail:
         kiln_fs_rm_rf_at(cfd, id);
         kiln_store_container_delete(s, id, NULL);
         json_decref(doc);
+        json_decref(idmappings);
         return r;
 }

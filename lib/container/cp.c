@@ -931,6 +931,27 @@ static void cp_init(struct cp *c, unsigned flags, bool into_ctr, struct kiln_err
         };
 }
 
+struct copy_in_job {
+        struct cp *c;
+        struct cp_src *sx;
+        struct cp_dst *dx;
+        int rootfd;
+        const char *what, *ctr_dest, *src;
+        int tar_fd;
+};
+
+static int copy_in_job_run(void *arg, int64_t *out, struct kiln_error *err)
+{
+        struct copy_in_job *j = arg;
+        j->c->err = err;
+        int r = resolve_ctr_dst(j->c, j->rootfd, j->what, j->ctr_dest, j->dx);
+        if (r >= 0)
+                r = j->src ? copy_paths(j->c, j->sx, j->dx) : tar_in(j->c, j->tar_fd, j->dx);
+        dst_done(j->dx);
+        *out = j->c->bytes;
+        return r;
+}
+
 int kiln_container_copy_in(struct kiln_store *s, const char *what, const char *src, int tar_fd,
                            const char *ctr_dest, unsigned flags, int64_t *ret_bytes,
                            struct kiln_error *err)
@@ -952,10 +973,21 @@ int kiln_container_copy_in(struct kiln_store *s, const char *what, const char *s
         r = open_rootfs(s, what, &doc, &rootfd, &mounted, err);
         if (r < 0)
                 goto out;
-        r = resolve_ctr_dst(&c, rootfd, what, ctr_dest, &dx);
-        if (r >= 0)
-                r = src ? copy_paths(&c, &sx, &dx) : tar_in(&c, tar_fd, &dx);
-        dst_done(&dx);
+        {
+                uid_t hu;
+                gid_t hg;
+                if (ctr_root_host_ids(doc, &hu, &hg)) {
+                        /* --userns: the container's root, as the host sees it
+                         * through the idmapped rootfs */
+                        c.uid = hu;
+                        c.gid = hg;
+                }
+                struct copy_in_job job = { &c, &sx, &dx, rootfd, what, ctr_dest, src, tar_fd };
+                int64_t bytes = 0;
+                r = ctr_as_container_root(doc, copy_in_job_run, &job, &bytes, err);
+                if (r >= 0)
+                        c.bytes = bytes;
+        }
         close_rootfs(s, doc, rootfd, mounted);
 out:
         src_done(&sx);

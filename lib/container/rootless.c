@@ -35,13 +35,7 @@
 #include "kiln/fs.h"
 #include "kiln/store.h"
 
-struct id_range {
-        uint32_t start, count;
-};
-
-/* The ranges of /etc/subuid (subgid) for this user, by name or number. */
-static size_t sub_ranges(const char *file, const char *name, uint32_t id, struct id_range *out,
-                         size_t max)
+size_t ctr_sub_ranges(const char *file, const char *name, uint32_t id, struct ctr_id_range *out, size_t max)
 {
         FILE *f = fopen(file, "re");
         if (!f)
@@ -69,7 +63,7 @@ static size_t sub_ranges(const char *file, const char *name, uint32_t id, struct
 }
 
 /* Run newuidmap/newgidmap PID 0 ID 1 1 START COUNT ... */
-static int run_map_helper(const char *helper, pid_t pid, uint32_t id, const struct id_range *r,
+static int run_map_helper(const char *helper, pid_t pid, uint32_t id, const struct ctr_id_range *r,
                           size_t n, struct kiln_error *err)
 {
         char **argv = kiln_xcalloc(5 + 3 * n + 1, sizeof(char *));
@@ -142,9 +136,9 @@ static int map_ids(pid_t pid, struct kiln_error *err)
         gid_t gid = getegid();
         struct passwd *pw = getpwuid(uid);
         const char *name = pw ? pw->pw_name : NULL;
-        struct id_range ur[32], gr[32];
-        size_t nu = sub_ranges("/etc/subuid", name, uid, ur, 32);
-        size_t ng = sub_ranges("/etc/subgid", name, uid, gr, 32);
+        struct ctr_id_range ur[32], gr[32];
+        size_t nu = ctr_sub_ranges("/etc/subuid", name, uid, ur, 32);
+        size_t ng = ctr_sub_ranges("/etc/subgid", name, uid, gr, 32);
         int r;
         if (nu) {
                 if ((r = run_map_helper("newuidmap", pid, uid, ur, nu, err)) < 0)

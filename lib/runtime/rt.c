@@ -930,17 +930,58 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
                         goto fail_ns;
                 }
         }
-        pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
+        /* A new user namespace and a network (ipc, uts) namespace to join,
+         * made by the host (docker's bridge with --userns): the child could
+         * not join it from inside its new user namespace, which does not own
+         * it. The runtime joins it for the clone and comes back (as runc's
+         * nsexec joins before it unshares the user namespace). */
+        int own_ns[MAX_JOIN], own_flag[MAX_JOIN];
+        size_t n_own = 0;
+        if ((new_flags & CLONE_NEWUSER) && r >= 0) {
+                static const char *const nsname[] = { "net", "ipc", "uts" };
+                static const int nsflag[] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };
+                for (size_t k = 0; k < ia.n_join && r >= 0;) {
+                        size_t t = 0;
+                        while (t < 3 && ia.join_flag[k] != nsflag[t])
+                                t++;
+                        if (t == 3) {
+                                k++;
+                                continue;
+                        }
+                        char p[32];
+                        snprintf(p, sizeof(p), "/proc/self/ns/%s", nsname[t]);
+                        int ofd = open(p, O_RDONLY | O_CLOEXEC);
+                        if (ofd < 0 || setns(ia.join_fd[k], nsflag[t]) < 0) {
+                                r = kiln_err(err, -errno, "join the %s namespace: %s", nsname[t], strerror(errno));
+                                if (ofd >= 0)
+                                        close(ofd);
+                                break;
+                        }
+                        own_ns[n_own] = ofd;
+                        own_flag[n_own++] = nsflag[t];
+                        close(ia.join_fd[k]);
+                        ia.join_fd[k] = ia.join_fd[ia.n_join - 1];
+                        ia.join_flag[k] = ia.join_flag[ia.n_join - 1];
+                        ia.n_join--;
+                }
+        }
+        pid = r < 0 ? -1 : (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
         if (pid == 0)
                 init_child(&ia);
-        int clone_errno = errno;
+        int clone_errno = r < 0 ? -r : errno;
+        for (size_t k = 0; k < n_own; k++) {
+                if (setns(own_ns[k], own_flag[k]) < 0) {
+                }
+                close(own_ns[k]);
+        }
         if (own_pidns >= 0) {
                 if (setns(own_pidns, CLONE_NEWPID) < 0) {
                 }
                 close(own_pidns);
         }
         if (pid < 0) {
-                r = kiln_err(err, -clone_errno, "clone: %s", strerror(clone_errno));
+                if (r >= 0)
+                        r = kiln_err(err, -clone_errno, "clone: %s", strerror(clone_errno));
                 goto fail_ns;
         }
         close(sync_fd[1]);
@@ -1454,14 +1495,26 @@ __attribute__((noreturn)) static void exec_child(struct exec_args *a)
         int r = kiln_sync_recv(a->sync_fd, &m);
         if (r <= 0 || m.type != KILN_SYNC_GO)
                 _exit(1);
-        for (size_t i = 0; i < a->n_ns; i++) {
-                if (setns(a->ns_fd[i], a->ns_flag[i]) < 0) {
-                        kiln_err(&err, -errno, "setns: %s", strerror(errno));
-                        kiln_sync_fail(a->sync_fd, &err);
+        /* An unprivileged runtime joins the user namespace first, for the
+         * capabilities it gives over the others. The host's root has those
+         * already, and joins it last: a namespace the container shares with
+         * the host (the bridge's netns, made by the host) is not the
+         * container user namespace's, and could not be joined from inside. */
+        bool user_last = geteuid() == 0 && !kiln_in_userns();
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < a->n_ns; i++) {
+                        bool is_user = a->ns_flag[i] == CLONE_NEWUSER;
+                        if (a->ns_fd[i] < 0 || (user_last && is_user != (pass == 1)))
+                                continue;
+                        if (setns(a->ns_fd[i], a->ns_flag[i]) < 0) {
+                                kiln_err(&err, -errno, "setns: %s", strerror(errno));
+                                kiln_sync_fail(a->sync_fd, &err);
+                        }
+                        close(a->ns_fd[i]);
+                        a->ns_fd[i] = -1;
+                        if (is_user)
+                                set_id_zero();
                 }
-                close(a->ns_fd[i]);
-                if (a->ns_flag[i] == CLONE_NEWUSER)
-                        set_id_zero();
         }
         /* the container's root: where its init lives, pivoted or chrooted */
         if (fchdir(a->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {

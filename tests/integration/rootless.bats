@@ -125,6 +125,9 @@ free_port() {
 	[ "$status" -ne 0 ]
 	run -0 rl run --rm bb sh -c 'ls /dev | sort | tr "\n" " "'
 	[[ "$output" != *sda* && "$output" != *vda* ]]
+	# a user namespace of its own inside the user's: not yet
+	run -125 rl run --rm --userns=auto bb true
+	[[ "$output" == *"not supported for rootless containers"* ]]
 	# no cgroup to set limits with: said, and the container still runs
 	run -0 rl run --rm --memory 64m bb echo ran
 	[[ "$output" == *"resource limits are not supported"* ]]
