@@ -104,13 +104,26 @@ int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,
 /* All records, refreshed, newest first. */
 int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
 
-/* Resource figures from a running container's cgroup. */
+/*
+ * One sample of a container's resource use, the figures docker's stats
+ * endpoint reports: cumulative counters from the container's cgroup, its
+ * network namespace's interfaces and, taken at the same moment, the host's
+ * CPU time, so that two samples give docker's CPU %:
+ *   (cpu delta / system delta) * online_cpus * 100.
+ * A container that is not running has no cgroup: the call fails with
+ * -KILN_ECONFLICT.
+ */
 struct kiln_container_stats {
         uint64_t cpu_usage_ns;
-        int64_t memory_usage;  /* bytes, -1 unknown */
+        int64_t memory_usage;  /* bytes, -1 unknown (the cgroup's, cache included) */
         int64_t memory_limit;  /* bytes, -1 unlimited or unknown */
         int64_t pids_current;
         uint64_t oom_kills;
+        uint64_t memory_inactive_file; /* reclaimable cache docker subtracts from usage */
+        uint64_t system_cpu_ns;        /* the host's CPU time, all CPUs (/proc/stat) */
+        unsigned online_cpus;
+        uint64_t blkio_read, blkio_write; /* bytes */
+        uint64_t net_rx, net_tx;          /* bytes, every interface but lo */
 };
 int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
                          struct kiln_error *err);

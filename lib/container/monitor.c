@@ -928,6 +928,60 @@ int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *e
         return 0;
 }
 
+/* The host's CPU time in nanoseconds as docker's daemon counts it: the
+ * first seven fields of /proc/stat's "cpu" line (user nice system idle
+ * iowait irq softirq), in clock ticks. 0 when unreadable. */
+static uint64_t host_cpu_ns(void)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (kiln_fs_read_file(AT_FDCWD, "/proc/stat", 1 << 20, &text, &len) < 0 ||
+            !kiln_startswith(text, "cpu "))
+                return 0;
+        uint64_t ticks = 0;
+        char *p = text + 4;
+        for (int i = 0; i < 7; i++) {
+                char *end;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (end == p)
+                        return 0;
+                ticks += v;
+                p = end;
+        }
+        long hz = sysconf(_SC_CLK_TCK);
+        return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* Bytes received and sent on every interface but lo of pid's network
+ * namespace (/proc/PID/net/dev). */
+static void net_bytes(pid_t pid, uint64_t *rx, uint64_t *tx)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (pid <= 0 || kiln_fs_read_file(AT_FDCWD, path, 1 << 20, &text, &len) < 0)
+                return;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue; /* the two header lines */
+                *colon = 0;
+                while (*line == ' ')
+                        line++;
+                if (!strcmp(line, "lo"))
+                        continue;
+                /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes ... */
+                unsigned long long v[9] = { 0 };
+                if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                           &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+                        *rx += v[0];
+                        *tx += v[8];
+                }
+        }
+}
+
 int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
                          struct kiln_error *err)
 {
@@ -935,22 +989,41 @@ int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_con
         int r = load(s, what, NULL, &doc, err);
         if (r < 0)
                 return r;
+        refresh(s, doc);
+        json_t *st = state_of(doc);
+        if (!json_is_true(json_object_get(st, "Running"))) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is not running", what);
+        }
         const char *cgp = json_string_value(json_object_get(doc, "CgroupsPath"));
         _cleanup_(kiln_cgroup_freep) struct kiln_cgroup *cg = NULL;
-        struct kiln_cgroup_stats st = { .memory_usage = -1, .memory_limit = -1 };
+        struct kiln_cgroup_stats cs = { .memory_usage = -1, .memory_limit = -1 };
         r = cgp ? kiln_cgroup_open(cgp, &cg, err) : kiln_err(err, -KILN_ENOTFOUND, "container %s has no cgroup", what);
         if (r >= 0)
-                r = kiln_cgroup_stats(cg, &st);
-        json_decref(doc);
-        if (r < 0)
+                r = kiln_cgroup_stats(cg, &cs);
+        if (r < 0) {
+                json_decref(doc);
                 return kiln_err_prefix(err, r, "stats %s: ", what);
-        *ret = (struct kiln_container_stats){
-                .cpu_usage_ns = st.cpu_usage_ns,
-                .memory_usage = st.memory_usage,
-                .memory_limit = st.memory_limit,
-                .pids_current = st.pids_current,
-                .oom_kills = st.oom_kills,
+        }
+        struct kiln_container_stats out = {
+                .cpu_usage_ns = cs.cpu_usage_ns,
+                .memory_usage = cs.memory_usage,
+                .memory_limit = cs.memory_limit,
+                .pids_current = cs.pids_current,
+                .oom_kills = cs.oom_kills,
+                .memory_inactive_file = cs.memory_inactive_file,
+                .system_cpu_ns = host_cpu_ns(),
+                .blkio_read = cs.blkio_read_bytes,
+                .blkio_write = cs.blkio_write_bytes,
         };
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        out.online_cpus = ncpu > 0 ? (unsigned)ncpu : 1;
+        /* docker counts the container's own interfaces: none with the host's network */
+        const char *mode = json_string_value(json_object_get(json_object_get(doc, "HostConfig"), "NetworkMode"));
+        if (!mode || strcmp(mode, "host"))
+                net_bytes((pid_t)json_integer_value(json_object_get(st, "Pid")), &out.net_rx, &out.net_tx);
+        json_decref(doc);
+        *ret = out;
         return 0;
 }
 
