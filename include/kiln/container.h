@@ -68,11 +68,22 @@ enum {
  * Start a created or stopped container. Attached: this process is the
  * monitor; returns when the container exits, with *ret_status its exit
  * code (Docker's terms), and removes it afterwards when it was created
- * with auto_remove. Detached: a monitor process is left running and this
- * returns once the container's process has started.
+ * with auto_remove. While it runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
+ * and SIGUSR2 sent to this process are forwarded to the container's
+ * process (docker's sig-proxy); the caller's signal mask is restored after,
+ * and such signals that came once the process had exited are dropped. A
+ * caller that blocks these signals (kiln_container_block_proxied_signals)
+ * before creating the container gets those sent meanwhile forwarded too.
+ * Detached: a monitor process is left running and this returns once the
+ * container's process has started.
  */
 int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                          int *ret_status, struct kiln_error *err);
+
+/* Block the signals an attached start forwards (see kiln_container_start),
+ * so that one sent before the container runs waits for it instead of
+ * killing this process and leaving the container half started. */
+void kiln_container_block_proxied_signals(void);
 
 /*
  * Record that the container's process exited: exit_code (Docker's terms),

@@ -201,23 +201,74 @@ struct io_ctx {
         int log_fd;
         bool attach;
         pid_t pid;            /* container init (our child) */
+        bool pid1;            /* pid is the init of its pid namespace: see held below */
         int wstatus;
 };
 
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* pid catches, blocks or ignores sig: a signal sent now is not lost by the
+ * kernel's rule for a namespace's init (one it does not handle is dropped). */
+static bool pid_takes_signal(pid_t pid, int sig)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (kiln_fs_read_file(AT_FDCWD, path, 1 << 16, &text, &len) < 0)
+                return true;
+        unsigned long long any = 0;
+        static const char *const keys[] = { "\nSigBlk:", "\nSigIgn:", "\nSigCgt:" };
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(keys); i++) {
+                const char *p = strstr(text, keys[i]);
+                if (!p)
+                        return true;
+                any |= strtoull(p + strlen(keys[i]), NULL, 16);
+        }
+        return any & (1ULL << (sig - 1));
+}
+
+/* Ms after the start during which a signal for an init that does not take
+ * it yet is held: its handlers may not be set up yet (a signal sent while
+ * kiln was still starting the container comes right at the start). */
+#define HOLD_EARLY_SIGNALS_MS 2000
+
+/* The signals an attached monitor forwards to the container (docker's sig-proxy). */
+static const int proxied_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+void kiln_container_block_proxied_signals(void)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++)
+                sigaddset(&set, proxied_signals[i]);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 static void io_loop(struct io_ctx *io)
 {
-        sigset_t mask;
+        sigset_t mask, old_mask;
         sigemptyset(&mask);
-        int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
-                sigaddset(&mask, proxied[i]);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++)
+                sigaddset(&mask, proxied_signals[i]);
+        sigaddset(&mask, SIGWINCH);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, &old_mask);
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
         struct log_stream lout = { "stdout", KILN_BUF_INIT }, lerr = { "stderr", KILN_BUF_INIT };
         int fds[2] = { io->master >= 0 ? io->master : io->out_fd, io->master >= 0 ? -1 : io->err_fd };
         bool exited = false;
         int64_t drain_deadline = 0;
+        int64_t hold_until = io->pid1 ? now_ms() + HOLD_EARLY_SIGNALS_MS : 0;
+        sigset_t held; /* signals waiting for the init to take them */
+        sigemptyset(&held);
+        bool any_held = false;
         char buf[65536];
         for (;;) {
                 struct pollfd p[4];
@@ -252,6 +303,8 @@ static void io_loop(struct io_ctx *io)
                         timeout = (int)(drain_deadline - now);
                 } else if (sfd < 0) {
                         timeout = 100;
+                } else if (any_held) {
+                        timeout = 10;
                 }
                 int k = poll(p, (nfds_t)n, timeout);
                 if (k < 0 && errno != EINTR)
@@ -294,8 +347,26 @@ static void io_loop(struct io_ctx *io)
                                                 copy_winsize(STDIN_FILENO, io->master);
                                         continue;
                                 }
-                                if (!exited)
-                                        kill(io->pid, sig);
+                                if (!exited) {
+                                        sigaddset(&held, sig);
+                                        any_held = true;
+                                }
+                        }
+                }
+                /* forward; early on, only what the init is ready to take */
+                if (any_held && !exited) {
+                        bool early = now_ms() < hold_until;
+                        any_held = false;
+                        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++) {
+                                int sig = proxied_signals[i];
+                                if (!sigismember(&held, sig))
+                                        continue;
+                                if (early && !pid_takes_signal(io->pid, sig)) {
+                                        any_held = true;
+                                        continue;
+                                }
+                                kill(io->pid, sig);
+                                sigdelset(&held, sig);
                         }
                 }
                 if (!exited) {
@@ -324,9 +395,16 @@ static void io_loop(struct io_ctx *io)
         for (int s = 0; s < 2; s++)
                 if (fds[s] >= 0)
                         close(fds[s]);
-        if (sfd >= 0)
+        if (sfd >= 0) {
+                /* a signal that came after the process exited has nobody to go
+                 * to: dropped, rather than ending this process (a second
+                 * Ctrl-C) before it has recorded the exit and cleaned up */
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof(si)) == sizeof(si))
+                        ;
                 close(sfd);
-        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        }
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
 }
 
 /* ---- records ---- */
@@ -746,6 +824,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 .log_fd = log_fd,
                 .attach = attach,
                 .pid = pid,
+                .pid1 = true,
         };
         if (io.in_fd >= 0)
                 tty_raw(STDIN_FILENO);

@@ -12,9 +12,14 @@ discipline exactly as on a real terminal. Steps run in order:
                      match) matches the Python regex REGEX
     send:TEXT        type TEXT (\\r, \\n, \\x03 ... escapes are decoded)
     signal:NAME      send signal NAME (INT, TERM, ...) to the command's pid
+    blocked:NAME     wait until the command blocks signal NAME (its SigBlk
+                     in /proc/PID/status), e.g. to send it a signal early
+                     in its life but not before it is ready for it
     sleep:SECONDS    wait (only to let a signal that must NOT end the
                      command have no effect; never a timing assertion)
     alive            fail unless the command is still running
+    sh:COMMAND       run COMMAND with /bin/sh -c, outside the pty, and wait
+                     for it; fail if it fails
     exit             wait for the command's exit (the default last step)
 
 Every wait gives up after $PTYDRIVE_TIMEOUT seconds (default 30) and fails
@@ -23,6 +28,7 @@ exits with the command's exit status (128+N when signal N ended it) and
 all output goes to stdout, with \\r removed. Exit 99 on a failed step.
 """
 import codecs
+import subprocess
 import os
 import pty
 import re
@@ -113,12 +119,33 @@ def main(argv):
             os.write(fd, codecs.decode(arg, "unicode_escape").encode("latin-1"))
         elif kind == "signal":
             os.kill(pid, getattr(signal, "SIG" + arg))
+        elif kind == "blocked":
+            bit = 1 << (getattr(signal, "SIG" + arg) - 1)
+            while True:
+                try:
+                    with open("/proc/%d/status" % pid) as f:
+                        blk = [l for l in f if l.startswith("SigBlk:")]
+                except OSError:
+                    blk = []
+                if blk and int(blk[0].split()[1], 16) & bit:
+                    break
+                if status is not None or time.monotonic() > deadline:
+                    return fail(step, "the command never blocked SIG" + arg)
+                if not pump(time.monotonic() + 0.005):
+                    closed = True
         elif kind == "sleep":
             end = time.monotonic() + float(arg)
             while time.monotonic() < end:
                 if not pump(end):
                     closed = True
                     time.sleep(max(0.0, min(0.05, end - time.monotonic())))
+        elif kind == "sh":
+            done = subprocess.run(["/bin/sh", "-c", arg], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=TIMEOUT)
+            if done.returncode != 0:
+                return fail(step, "exit status %d: %s" % (done.returncode,
+                                                           done.stderr.decode(errors="replace").strip()))
         elif kind == "alive":
             if status is None:
                 p, st = os.waitpid(pid, os.WNOHANG)
