@@ -568,9 +568,11 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
         {
                 /* a bad template fails now, not after the first interval */
                 struct kiln_buf probe = KILN_BUF_INIT;
-                json_t *none = json_array();
-                int r = stats_render(none, tmpl, table, &probe, &err);
-                json_decref(none);
+                struct stats_target t = { .id = "", .container = "" };
+                json_t *one = json_array();
+                json_array_append_new(one, stats_row(&sc, &t, "", false, NULL));
+                int r = stats_render(one, tmpl, table, &probe, &err);
+                json_decref(one);
                 kiln_buf_free(&probe);
                 if (r < 0)
                         return cli_fail_err(&err);

@@ -104,10 +104,12 @@ wait_last_block() {
 	[ "$output" = "${id:0:12}:f1" ]
 	run kiln stats --no-stream --no-trunc --format '{{.ID}}'
 	[ "$output" = "$id" ]
-	run kiln stats --no-stream --format '{{.ID'
-	[ "$status" -eq 1 ]
-	[[ "$output" == "Error: template: "* ]]
-	[ "${#lines[@]}" -eq 1 ]
+	for f in '{{.ID' 'table {{.ID'; do
+		run kiln stats --format "$f"   # (a stream: it must fail before it starts)
+		[ "$status" -eq 1 ]
+		[[ "$output" == "Error: template: "* ]]
+		[ "${#lines[@]}" -eq 1 ]
+	done
 }
 
 @test "stats streams a block an interval when not on a terminal; SIGTERM and SIGINT end it with 0" {
