@@ -76,6 +76,12 @@ void cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(struct cli_table *t, FILE *f);
 void cli_table_free(struct cli_table *t);
 
+/* Lines of tab-separated cells aligned as docker's --format "table ..."
+ * output (Go's tabwriter, padding 3): each cell a tab ends is padded to its
+ * column's widest cell plus 3, at least minwidth; the text after a line's
+ * last tab is printed as it is. */
+void cli_tabwrite(const char *text, size_t minwidth, FILE *f);
+
 /* Commands */
 int cmd_import(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_images(struct cli_ctx *ctx, int argc, char **argv);

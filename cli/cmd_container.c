@@ -638,6 +638,10 @@ static int run_or_create(struct cli_ctx *ctx, int argc, char **argv, bool start)
          * pay it in the background while the container is made */
         if (start)
                 kiln_rt_cgroup_warm();
+        /* attached: a Ctrl-C from now on is the container's (forwarded once it
+         * runs), never the end of kiln halfway through the start */
+        if (start && !a.detach)
+                kiln_container_block_proxied_signals();
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r) {
@@ -709,6 +713,8 @@ int cmd_start(struct cli_ctx *ctx, int argc, char **argv)
         }
         if (optind >= argc)
                 return cli_usage_error("start", "\"kiln start\" requires at least 1 argument");
+        if (attach)
+                kiln_container_block_proxied_signals(); /* as run: see run_or_create */
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r)

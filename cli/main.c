@@ -308,12 +308,25 @@ static const struct cli_command commands[] = {
           "  -q, --quiet         Suppress progress output\n" },
         { "top", cmd_top, "Display the running processes of a container",
           "Usage:  kiln top CONTAINER\n" },
-        { "stats", cmd_stats, "Display containers' resource usage",
+        { "stats", cmd_stats, "Display a live stream of container(s) resource usage statistics",
           "Usage:  kiln stats [OPTIONS] [CONTAINER...]\n\n"
-          "Figures from the container's cgroup. Only a snapshot (--no-stream) yet.\n\n"
+          "Display a live stream of containers' resource usage, as docker stats: every\n"
+          "second a table of the running containers (or of those named), redrawn in\n"
+          "place on a terminal and printed again below otherwise. Containers that\n"
+          "exit drop out (with -a they stay, with zeros). CPU % is the share of the\n"
+          "host's CPU time used between two samples, times the number of CPUs (100%\n"
+          "is one CPU busy); memory is the cgroup's usage less its inactive page\n"
+          "cache, against the limit (the host's memory when unlimited); NET I/O is\n"
+          "the container's interfaces but lo; BLOCK I/O the cgroup's reads and\n"
+          "writes. Ctrl-C (SIGINT), SIGTERM or SIGHUP end the stream, exit status 0.\n\n"
           "Options:\n"
-          "      --no-stream       Print one snapshot (the only mode yet)\n"
-          "      --format string   table or json\n" },
+          "  -a, --all             Show all containers (default shows just running)\n"
+          "      --format string   table (default), \"table TEMPLATE\", json (one object a\n"
+          "                        line) or a Go-style template: {{.Container}}, {{.Name}},\n"
+          "                        {{.ID}}, {{.CPUPerc}}, {{.MemUsage}}, {{.MemPerc}},\n"
+          "                        {{.NetIO}}, {{.BlockIO}}, {{.PIDs}}\n"
+          "      --no-stream       Print one table (two samples a second apart) and exit\n"
+          "      --no-trunc        Do not truncate output (full container IDs)\n" },
         { "volume", cmd_volume, "Manage volumes",
           "Usage:  kiln volume COMMAND\n\n"
           "Commands:\n"
@@ -539,6 +552,55 @@ void cli_table_free(struct cli_table *t)
         }
         free(t->rows);
         memset(t, 0, sizeof(*t));
+}
+
+/* Display width of UTF-8 text: its code points. */
+static size_t text_width(const char *s, size_t n)
+{
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char)s[i] & 0xc0) != 0x80)
+                        w++;
+        return w;
+}
+
+void cli_tabwrite(const char *text, size_t minwidth, FILE *f)
+{
+        /* the widths: the cells a tab ends, column by column, over all lines */
+        size_t *w = NULL, nw = 0;
+        for (const char *line = text; *line;) {
+                size_t ll = strcspn(line, "\n");
+                size_t col = 0;
+                for (const char *c = line; c < line + ll; col++) {
+                        const char *tab = memchr(c, '\t', (size_t)(line + ll - c));
+                        if (!tab)
+                                break;
+                        if (col >= nw) {
+                                w = kiln_xrealloc(w, (col + 1) * sizeof(*w));
+                                for (; nw <= col; nw++)
+                                        w[nw] = minwidth;
+                        }
+                        w[col] = KILN_MAX(w[col], text_width(c, (size_t)(tab - c)) + 3);
+                        c = tab + 1;
+                }
+                line += ll + (line[ll] == '\n');
+        }
+        for (const char *line = text; *line;) {
+                size_t ll = strcspn(line, "\n");
+                size_t col = 0;
+                const char *c = line;
+                for (;; col++) {
+                        const char *tab = memchr(c, '\t', (size_t)(line + ll - c));
+                        if (!tab)
+                                break;
+                        size_t cw = text_width(c, (size_t)(tab - c));
+                        fprintf(f, "%.*s%*s", (int)(tab - c), c, (int)(w[col] - cw), "");
+                        c = tab + 1;
+                }
+                fprintf(f, "%.*s\n", (int)(line + ll - c), c);
+                line += ll + (line[ll] == '\n');
+        }
+        free(w);
 }
 
 /* ---- templates ---- */

@@ -80,11 +80,22 @@ enum {
  * Start a created or stopped container. Attached: this process is the
  * monitor; returns when the container exits, with *ret_status its exit
  * code (Docker's terms), and removes it afterwards when it was created
- * with auto_remove. Detached: a monitor process is left running and this
- * returns once the container's process has started.
+ * with auto_remove. While it runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
+ * and SIGUSR2 sent to this process are forwarded to the container's
+ * process (docker's sig-proxy); the caller's signal mask is restored after,
+ * and such signals that came once the process had exited are dropped. A
+ * caller that blocks these signals (kiln_container_block_proxied_signals)
+ * before creating the container gets those sent meanwhile forwarded too.
+ * Detached: a monitor process is left running and this returns once the
+ * container's process has started.
  */
 int kiln_container_start(struct kiln_store *s, const char *what, unsigned flags,
                          int *ret_status, struct kiln_error *err);
+
+/* Block the signals an attached start forwards (see kiln_container_start),
+ * so that one sent before the container runs waits for it instead of
+ * killing this process and leaving the container half started. */
+void kiln_container_block_proxied_signals(void);
 
 /*
  * Record that the container's process exited: exit_code (Docker's terms),
@@ -116,13 +127,26 @@ int kiln_container_inspect(struct kiln_store *s, const char *what, json_t **ret,
 /* All records, refreshed, newest first. */
 int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *err);
 
-/* Resource figures from a running container's cgroup. */
+/*
+ * One sample of a container's resource use, the figures docker's stats
+ * endpoint reports: cumulative counters from the container's cgroup, its
+ * network namespace's interfaces and, taken at the same moment, the host's
+ * CPU time, so that two samples give docker's CPU %:
+ *   (cpu delta / system delta) * online_cpus * 100.
+ * A container that is not running has no cgroup: the call fails with
+ * -KILN_ECONFLICT.
+ */
 struct kiln_container_stats {
         uint64_t cpu_usage_ns;
-        int64_t memory_usage;  /* bytes, -1 unknown */
+        int64_t memory_usage;  /* bytes, -1 unknown (the cgroup's, cache included) */
         int64_t memory_limit;  /* bytes, -1 unlimited or unknown */
         int64_t pids_current;
         uint64_t oom_kills;
+        uint64_t memory_inactive_file; /* reclaimable cache docker subtracts from usage */
+        uint64_t system_cpu_ns;        /* the host's CPU time, all CPUs (/proc/stat) */
+        unsigned online_cpus;
+        uint64_t blkio_read, blkio_write; /* bytes */
+        uint64_t net_rx, net_tx;          /* bytes, every interface but lo */
 };
 int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
                          struct kiln_error *err);

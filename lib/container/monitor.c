@@ -201,23 +201,74 @@ struct io_ctx {
         int log_fd;
         bool attach;
         pid_t pid;            /* container init (our child) */
+        bool pid1;            /* pid is the init of its pid namespace: see held below */
         int wstatus;
 };
 
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* pid catches, blocks or ignores sig: a signal sent now is not lost by the
+ * kernel's rule for a namespace's init (one it does not handle is dropped). */
+static bool pid_takes_signal(pid_t pid, int sig)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (kiln_fs_read_file(AT_FDCWD, path, 1 << 16, &text, &len) < 0)
+                return true;
+        unsigned long long any = 0;
+        static const char *const keys[] = { "\nSigBlk:", "\nSigIgn:", "\nSigCgt:" };
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(keys); i++) {
+                const char *p = strstr(text, keys[i]);
+                if (!p)
+                        return true;
+                any |= strtoull(p + strlen(keys[i]), NULL, 16);
+        }
+        return any & (1ULL << (sig - 1));
+}
+
+/* Ms after the start during which a signal for an init that does not take
+ * it yet is held: its handlers may not be set up yet (a signal sent while
+ * kiln was still starting the container comes right at the start). */
+#define HOLD_EARLY_SIGNALS_MS 2000
+
+/* The signals an attached monitor forwards to the container (docker's sig-proxy). */
+static const int proxied_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+void kiln_container_block_proxied_signals(void)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++)
+                sigaddset(&set, proxied_signals[i]);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 static void io_loop(struct io_ctx *io)
 {
-        sigset_t mask;
+        sigset_t mask, old_mask;
         sigemptyset(&mask);
-        int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
-                sigaddset(&mask, proxied[i]);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++)
+                sigaddset(&mask, proxied_signals[i]);
+        sigaddset(&mask, SIGWINCH);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, &old_mask);
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
         struct log_stream lout = { "stdout", KILN_BUF_INIT }, lerr = { "stderr", KILN_BUF_INIT };
         int fds[2] = { io->master >= 0 ? io->master : io->out_fd, io->master >= 0 ? -1 : io->err_fd };
         bool exited = false;
         int64_t drain_deadline = 0;
+        int64_t hold_until = io->pid1 ? now_ms() + HOLD_EARLY_SIGNALS_MS : 0;
+        sigset_t held; /* signals waiting for the init to take them */
+        sigemptyset(&held);
+        bool any_held = false;
         char buf[65536];
         for (;;) {
                 struct pollfd p[4];
@@ -252,6 +303,8 @@ static void io_loop(struct io_ctx *io)
                         timeout = (int)(drain_deadline - now);
                 } else if (sfd < 0) {
                         timeout = 100;
+                } else if (any_held) {
+                        timeout = 10;
                 }
                 int k = poll(p, (nfds_t)n, timeout);
                 if (k < 0 && errno != EINTR)
@@ -294,8 +347,26 @@ static void io_loop(struct io_ctx *io)
                                                 copy_winsize(STDIN_FILENO, io->master);
                                         continue;
                                 }
-                                if (!exited)
-                                        kill(io->pid, sig);
+                                if (!exited) {
+                                        sigaddset(&held, sig);
+                                        any_held = true;
+                                }
+                        }
+                }
+                /* forward; early on, only what the init is ready to take */
+                if (any_held && !exited) {
+                        bool early = now_ms() < hold_until;
+                        any_held = false;
+                        for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied_signals); i++) {
+                                int sig = proxied_signals[i];
+                                if (!sigismember(&held, sig))
+                                        continue;
+                                if (early && !pid_takes_signal(io->pid, sig)) {
+                                        any_held = true;
+                                        continue;
+                                }
+                                kill(io->pid, sig);
+                                sigdelset(&held, sig);
                         }
                 }
                 if (!exited) {
@@ -324,9 +395,16 @@ static void io_loop(struct io_ctx *io)
         for (int s = 0; s < 2; s++)
                 if (fds[s] >= 0)
                         close(fds[s]);
-        if (sfd >= 0)
+        if (sfd >= 0) {
+                /* a signal that came after the process exited has nobody to go
+                 * to: dropped, rather than ending this process (a second
+                 * Ctrl-C) before it has recorded the exit and cleaned up */
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof(si)) == sizeof(si))
+                        ;
                 close(sfd);
-        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        }
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
 }
 
 /* ---- records ---- */
@@ -762,6 +840,7 @@ static int monitor(struct kiln_store *s, json_t *doc, unsigned flags, int report
                 .log_fd = log_fd,
                 .attach = attach,
                 .pid = pid,
+                .pid1 = true,
         };
         if (io.in_fd >= 0)
                 tty_raw(STDIN_FILENO);
@@ -958,6 +1037,60 @@ int kiln_container_list(struct kiln_store *s, json_t **ret, struct kiln_error *e
         return 0;
 }
 
+/* The host's CPU time in nanoseconds as docker's daemon counts it: the
+ * first seven fields of /proc/stat's "cpu" line (user nice system idle
+ * iowait irq softirq), in clock ticks. 0 when unreadable. */
+static uint64_t host_cpu_ns(void)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (kiln_fs_read_file(AT_FDCWD, "/proc/stat", 1 << 20, &text, &len) < 0 ||
+            !kiln_startswith(text, "cpu "))
+                return 0;
+        uint64_t ticks = 0;
+        char *p = text + 4;
+        for (int i = 0; i < 7; i++) {
+                char *end;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (end == p)
+                        return 0;
+                ticks += v;
+                p = end;
+        }
+        long hz = sysconf(_SC_CLK_TCK);
+        return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* Bytes received and sent on every interface but lo of pid's network
+ * namespace (/proc/PID/net/dev). */
+static void net_bytes(pid_t pid, uint64_t *rx, uint64_t *tx)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (pid <= 0 || kiln_fs_read_file(AT_FDCWD, path, 1 << 20, &text, &len) < 0)
+                return;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue; /* the two header lines */
+                *colon = 0;
+                while (*line == ' ')
+                        line++;
+                if (!strcmp(line, "lo"))
+                        continue;
+                /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes ... */
+                unsigned long long v[9] = { 0 };
+                if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                           &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+                        *rx += v[0];
+                        *tx += v[8];
+                }
+        }
+}
+
 int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_container_stats *ret,
                          struct kiln_error *err)
 {
@@ -965,22 +1098,41 @@ int kiln_container_stats(struct kiln_store *s, const char *what, struct kiln_con
         int r = load(s, what, NULL, &doc, err);
         if (r < 0)
                 return r;
+        refresh(s, doc);
+        json_t *st = state_of(doc);
+        if (!json_is_true(json_object_get(st, "Running"))) {
+                json_decref(doc);
+                return kiln_err(err, -KILN_ECONFLICT, "container %s is not running", what);
+        }
         const char *cgp = json_string_value(json_object_get(doc, "CgroupsPath"));
         _cleanup_(kiln_cgroup_freep) struct kiln_cgroup *cg = NULL;
-        struct kiln_cgroup_stats st = { .memory_usage = -1, .memory_limit = -1 };
+        struct kiln_cgroup_stats cs = { .memory_usage = -1, .memory_limit = -1 };
         r = cgp ? kiln_cgroup_open(cgp, &cg, err) : kiln_err(err, -KILN_ENOTFOUND, "container %s has no cgroup", what);
         if (r >= 0)
-                r = kiln_cgroup_stats(cg, &st);
-        json_decref(doc);
-        if (r < 0)
+                r = kiln_cgroup_stats(cg, &cs);
+        if (r < 0) {
+                json_decref(doc);
                 return kiln_err_prefix(err, r, "stats %s: ", what);
-        *ret = (struct kiln_container_stats){
-                .cpu_usage_ns = st.cpu_usage_ns,
-                .memory_usage = st.memory_usage,
-                .memory_limit = st.memory_limit,
-                .pids_current = st.pids_current,
-                .oom_kills = st.oom_kills,
+        }
+        struct kiln_container_stats out = {
+                .cpu_usage_ns = cs.cpu_usage_ns,
+                .memory_usage = cs.memory_usage,
+                .memory_limit = cs.memory_limit,
+                .pids_current = cs.pids_current,
+                .oom_kills = cs.oom_kills,
+                .memory_inactive_file = cs.memory_inactive_file,
+                .system_cpu_ns = host_cpu_ns(),
+                .blkio_read = cs.blkio_read_bytes,
+                .blkio_write = cs.blkio_write_bytes,
         };
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        out.online_cpus = ncpu > 0 ? (unsigned)ncpu : 1;
+        /* docker counts the container's own interfaces: none with the host's network */
+        const char *mode = json_string_value(json_object_get(json_object_get(doc, "HostConfig"), "NetworkMode"));
+        if (!mode || strcmp(mode, "host"))
+                net_bytes((pid_t)json_integer_value(json_object_get(st, "Pid")), &out.net_rx, &out.net_tx);
+        json_decref(doc);
+        *ret = out;
         return 0;
 }
 

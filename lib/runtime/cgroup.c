@@ -1410,6 +1410,8 @@ int kiln_cgroup_stats(struct kiln_cgroup *cg, struct kiln_cgroup_stats *ret)
                         s.pids_limit = v;
                 if (cg_read_keyed(d, "memory.events", "oom_kill", &u) == 0)
                         s.oom_kills = u;
+                if (cg_read_keyed(d, "memory.stat", "inactive_file", &u) == 0)
+                        s.memory_inactive_file = u;
                 v2_io(d, &s.blkio_read_bytes, &s.blkio_write_bytes);
         } else {
                 if ((d = cg->dir[C_MEMORY])) {
@@ -1419,6 +1421,8 @@ int kiln_cgroup_stats(struct kiln_cgroup *cg, struct kiln_cgroup_stats *ret)
                                 s.memory_limit = v;
                         if (cg_read_keyed(d, "memory.oom_control", "oom_kill", &u) == 0)
                                 s.oom_kills = u;
+                        if (cg_read_keyed(d, "memory.stat", "total_inactive_file", &u) == 0)
+                                s.memory_inactive_file = u;
                 }
                 if ((d = cg->dir[C_CPUACCT]) && cg_read_i64(d, "cpuacct.usage", &v) == 0 && v >= 0)
                         s.cpu_usage_ns = (uint64_t)v;

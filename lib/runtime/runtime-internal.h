@@ -98,6 +98,9 @@ struct kiln_cgroup_stats {
         int64_t pids_limit;       /* -1 max */
         uint64_t oom_kills;       /* processes the OOM killer killed in this cgroup */
         uint64_t blkio_read_bytes, blkio_write_bytes;
+        /* page cache that may be reclaimed first: memory.stat's inactive_file
+         * (v2) or total_inactive_file (v1); docker leaves it out of "usage" */
+        uint64_t memory_inactive_file;
 };
 int kiln_cgroup_stats(struct kiln_cgroup *cg, struct kiln_cgroup_stats *ret);
 /* Remove the cgroup directories (must be empty of processes; waits briefly). */
