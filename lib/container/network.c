@@ -240,6 +240,8 @@ static int run_tool(int nsfd, const char *const *argv, const char *input, char *
                 int in = inp[0] >= 0 ? inp[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (in < 0 || dup2(in, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
                         _exit(126);
+                /* pasta stays behind as a daemon: no fd of ours goes with it */
+                close_range(3, ~0U, 0);
                 char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
                 execve(path, (char *const *)argv, env);
                 _exit(127);

@@ -265,6 +265,8 @@ static int pause_create(const char *pidfile, pid_t *ret, struct kiln_error *err)
                         dup2(nul, 1);
                         dup2(nul, 2);
                 }
+                /* it outlives us: nothing of ours (a caller's pipe) stays open */
+                close_range(3, ~0U, 0);
                 signal(SIGINT, SIG_IGN);
                 signal(SIGHUP, SIG_IGN);
                 signal(SIGPIPE, SIG_IGN);
