@@ -144,3 +144,9 @@ int cli_apply_change(json_t *config, const char *change, struct kiln_error *err)
 int cli_parse_duration(const char *s, int64_t *ret_ns);
 /* cli/cmd_cp.c */
 int cmd_cp(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cli/cloned.c. CVE-2019-5736: re-execute this process from a sealed
+ * in-memory copy of the binary (once; returns 0 when already sealed, or a
+ * negative errno when that cannot be done). $KILN_SELF_EXE keeps the path of
+ * the real binary. */
+int cli_ensure_cloned_binary(void);

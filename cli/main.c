@@ -905,6 +905,22 @@ int main(int argc, char **argv)
                         return 125;
                 }
         }
+        /* Commands that put a process into a container run from a sealed
+         * in-memory copy of kiln, so that nothing in a container can write
+         * to the host's binary through /proc/<pid>/exe (CVE-2019-5736) */
+        static const char *const into_ctr[] = { "run", "start", "restart", "exec", "healthcheck" };
+        const char *verb = c->name;
+        if (!strcmp(verb, "container") && i + 1 < argc)
+                verb = argv[i + 1];
+        for (size_t k = 0; k < KILN_ARRAY_SIZE(into_ctr); k++) {
+                if (strcmp(verb, into_ctr[k]))
+                        continue;
+                int cr = cli_ensure_cloned_binary();
+                if (cr < 0) {
+                        fprintf(stderr, "Error: cannot run from a sealed copy of kiln: %s\n", kiln_strerror(cr));
+                        return 125;
+                }
+        }
         optind = 0;
         return c->run(&ctx, argc - i, argv + i);
 }

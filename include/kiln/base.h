@@ -165,6 +165,9 @@ bool kiln_endswith(const char *s, const char *suffix);
 bool kiln_in_userns(void);
 /* Is this uid (gid) mapped in our user namespace? */
 bool kiln_id_mapped(bool gid, uint32_t id);
+/* The path of kiln's binary: $KILN_SELF_EXE (set when kiln re-executed
+ * itself from a sealed memfd), else /proc/self/exe. NULL if unknown. */
+char *kiln_self_exe(void);
 
 /* Format a byte count the way docker does ("1.23MB", "512B"). */
 void kiln_format_size(int64_t bytes, char *out, size_t outlen);

@@ -6,6 +6,7 @@
  * created, overlayfs keeps its bookkeeping in user.* xattrs.
  */
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include "kiln/base.h"
 
@@ -50,4 +51,17 @@ bool kiln_id_mapped(bool gid, uint32_t id)
                 if (id >= m[i][0] && id - m[i][0] < m[i][2])
                         return true;
         return false;
+}
+
+char *kiln_self_exe(void)
+{
+        const char *e = getenv("KILN_SELF_EXE");
+        if (e && e[0] == '/')
+                return kiln_xstrdup(e);
+        char p[4096];
+        ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
+        if (n <= 0)
+                return NULL;
+        p[n] = 0;
+        return kiln_xstrdup(p);
 }

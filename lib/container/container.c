@@ -284,7 +284,8 @@ static char *find_init(char **ret_tried)
         static const char *const fixed[] = { "/usr/local/libexec/kiln/kiln-init",
                                              "/usr/libexec/kiln/kiln-init" };
         struct kiln_buf tried = KILN_BUF_INIT;
-        _cleanup_free_ char *exe = realpath("/proc/self/exe", NULL);
+        _cleanup_free_ char *self = kiln_self_exe();
+        _cleanup_free_ char *exe = self ? realpath(self, NULL) : NULL;
         char *slash = exe ? strrchr(exe, '/') : NULL;
         if (slash)
                 *slash = 0;

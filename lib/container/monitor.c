@@ -591,13 +591,11 @@ static int64_t health_interval_ns(json_t *doc)
 static void exec_monitor(struct kiln_store *s, json_t *doc, pid_t pid, int out_fd, int err_fd,
                          int master, int log_fd, const char *dir)
 {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0 || n >= (ssize_t)sizeof(self) - 1) {
+        _cleanup_free_ char *self = kiln_self_exe();
+        if (!self) {
                 kiln_warn("cannot find the kiln binary: monitoring in-process");
                 return;
         }
-        self[n] = 0;
         if (kiln_endswith(self, " (deleted)")) {
                 kiln_warn("the kiln binary was replaced: monitoring in-process");
                 return;

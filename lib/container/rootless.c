@@ -232,10 +232,8 @@ static int pause_create(const char *pidfile, pid_t *ret, struct kiln_error *err)
                 close(up[1]);
                 return kiln_err(err, -e, "pipe: %s", strerror(e));
         }
-        char self[PATH_MAX];
-        ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        self[sn > 0 ? sn : 0] = 0;
-        char *helper = sn > 0 ? ctr_find_monitor(self) : NULL;
+        _cleanup_free_ char *self = kiln_self_exe();
+        char *helper = self ? ctr_find_monitor(self) : NULL;
         pid_t pid = fork();
         if (pid < 0) {
                 int e = errno;

@@ -216,6 +216,30 @@ teardown() {
 	[ "$output" = "/" ]
 }
 
+@test "kiln runs containers from a sealed copy of itself; /proc/self/exe leads nowhere (CVE-2019-5736)" {
+	before=$(sha256sum "$KILN" | cut -d' ' -f1)
+	# the image's command is a link to /proc/self/exe: the runtime itself, in
+	# the container, if the kernel let it through
+	kiln run --name evil bb:1 sh -c 'ln -s /proc/self/exe /evil; printf "#!/proc/self/exe\n" >/evil.sh; chmod +x /evil.sh'
+	kiln commit evil bb:evil >/dev/null
+	run -127 kiln run --rm bb:evil /evil version
+	run -127 kiln run --rm bb:evil /evil.sh
+	kiln run -d --name target bb:evil sleep 60 >/dev/null
+	run -127 kiln exec target /evil version
+	[ "$(sha256sum "$KILN" | cut -d' ' -f1)" = "$before" ]
+	# an attached kiln run is a sealed memfd, not the file on disk
+	"$KILN" run --rm bb:1 sleep 3 &
+	bg=$!
+	exe=
+	for _ in $(seq 50); do
+		exe=$(readlink /proc/$bg/exe 2>/dev/null || true)
+		[[ "$exe" == /memfd:* ]] && break
+		sleep 0.05
+	done
+	wait "$bg"
+	[[ "$exe" == /memfd:* ]]
+}
+
 @test "rmi refuses an image a container uses; ps and container ls agree" {
 	kiln create --name c1 bb:1 true >/dev/null
 	run kiln rmi bb:1

@@ -51,7 +51,7 @@ wait_last_block() {
 	[[ "${lines[0]}" =~ ^CONTAINER\ ID\ +NAME\ +CPU\ %\ +MEM\ USAGE\ /\ LIMIT\ +MEM\ %\ +NET\ I/O\ +BLOCK\ I/O\ +PIDS$ ]]
 	[ "${#lines[@]}" -eq 2 ]
 	id=$(kiln inspect --format '{{.Id}}' s1)
-	[[ "${lines[1]}" =~ ^${id:0:12}\ +s1\ +[0-9]+\.[0-9]{2}%\ +[0-9.]+[KMG]?i?B\ /\ 64MiB\ +[0-9]+\.[0-9]{2}%\ +0B\ /\ 0B\ +[0-9.]+[kMG]?B\ /\ [0-9.]+[kMG]?B\ +1$ ]]
+	[[ "${lines[1]}" =~ ^${id:0:12}\ +s1\ +[0-9]+\.[0-9]{2}%\ +[0-9.]+[KMG]?i?B\ /\ 64MiB\ +[0-9]+\.[0-9]{2}%\ +[0-9.]+[kMG]?B\ /\ [0-9.]+[kMG]?B\ +[0-9.]+[kMG]?B\ /\ [0-9.]+[kMG]?B\ +1$ ]]
 	# -a: also the ones not running, with docker's zeros
 	run kiln stats --no-stream -a
 	[ "${#lines[@]}" -eq 3 ]
