@@ -634,14 +634,16 @@ static int run_or_create(struct cli_ctx *ctx, int argc, char **argv, bool start)
                 run_args_free(&a);
                 return ex < 0 ? 0 : ex;
         }
+        /* attached: a Ctrl-C from now on is the container's (forwarded once it
+         * runs), never the end of kiln halfway through the start. Blocked
+         * before any thread exists: a thread with the signals open would
+         * take a process-directed SIGINT and die of it, with kiln */
+        if (start && !a.detach)
+                kiln_container_block_proxied_signals();
         /* run: the container's cgroup attach waits for an RCU grace period;
          * pay it in the background while the container is made */
         if (start)
                 kiln_rt_cgroup_warm();
-        /* attached: a Ctrl-C from now on is the container's (forwarded once it
-         * runs), never the end of kiln halfway through the start */
-        if (start && !a.detach)
-                kiln_container_block_proxied_signals();
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r) {

@@ -1580,10 +1580,16 @@ static void *warm_main(void *arg)
 
 void kiln_rt_cgroup_warm(void)
 {
-        if (warm_owner == getpid() || geteuid() != 0)
+        if (warm_owner == getpid() || geteuid() != 0 || kiln_in_userns())
                 return;
+        /* the thread takes no signal: a process-directed one (a Ctrl-C kiln
+         * forwards) would otherwise be delivered to it and kill kiln */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         if (pthread_create(&warm_thread, NULL, warm_main, NULL) == 0)
                 warm_owner = getpid();
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void kiln_cgroup_warm_wait(void)

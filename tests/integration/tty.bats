@@ -101,6 +101,9 @@ pty() {
 	# delivered either way: to the trap (42), or to sh before its trap is
 	# set, when busybox sh already catches SIGINT and exits on it (130)
 	[ "$status" -eq 42 ] || [ "$status" -eq 130 ]
+	# and kiln itself was not the one it killed: no half-made container
+	run kiln ps -aq
+	[ -z "$output" ]
 	# a second Ctrl-C after the container exited does not cut kiln's cleanup short
 	run pty 'expect:READY' 'signal:INT' 'signal:INT' 'signal:INT' -- \
 		"$KILN" run --rm --init bb:1 sh -c 'echo READY; exec sleep 100'
