@@ -53,7 +53,8 @@ fi
 
 # the bundle kiln run itself makes (Docker's seccomp profile, masked paths, all
 # the mounts): crun on it is the like-for-like floor for kiln run
-cid=$("$KILN" create bench/bb:1 true)
+# (--network none: a bridge container's bundle joins a namespace kiln's start makes)
+cid=$("$KILN" create --network none bench/bb:1 true)
 cb="$KILN_ROOT/containers/$cid"
 
 cmds=(-n "kiln run --rm IMG true" "$KILN run --rm bench/bb:1 true"
@@ -64,18 +65,27 @@ cmds=(-n "kiln run --rm IMG true" "$KILN run --rm bench/bb:1 true"
 	-n "kiln runtime run (ready bundle)" "$KILN runtime --root $W/krt run --bundle $W/bundle kb-kiln")
 if [ "$have_podman" = 1 ]; then
 	cmds+=(-n "podman run --rm --network none IMG true" "${P[*]} run --rm --network none localhost/bb:1 true")
+	# each tool's default network: kiln's bridge, podman's (a veth on its bridge)
+	if "${P[@]}" run --rm localhost/bb:1 true >/dev/null 2>&1; then
+		cmds+=(-n "podman run --rm IMG true" "${P[*]} run --rm localhost/bb:1 true")
+	fi
 fi
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$W/start.json" "${cmds[@]}"
 python3 - "$W/start.json" <<'PY'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
-k = r["kiln run --rm IMG true"]
+# like for like: a ready bundle has a new network namespace with loopback
+# only, as --network none; the default networks are compared separately
+k = r["kiln run --rm --network none IMG true"]
+kd = r["kiln run --rm IMG true"]
 print("\nmeans: " + ", ".join("%s %.1f ms" % (n, v * 1000) for n, v in r.items()))
-print("kiln run / crun bundle: %.2fx" % (k / r["crun run (ready bundle)"]))
-print("kiln run / crun on kiln's container bundle: %.2fx" % (k / r["crun run (kiln's container bundle)"]))
-print("runc bundle / kiln run: %.2fx" % (r["runc run (ready bundle)"] / k))
+print("kiln run --network none / crun bundle: %.2fx" % (k / r["crun run (ready bundle)"]))
+print("kiln run --network none / crun on kiln's container bundle: %.2fx" % (k / r["crun run (kiln's container bundle)"]))
+print("runc bundle / kiln run --network none: %.2fx" % (r["runc run (ready bundle)"] / k))
 if "podman run --rm --network none IMG true" in r:
-    print("podman run / kiln run: %.1fx" % (r["podman run --rm --network none IMG true"] / k))
+    print("podman run / kiln run, both --network none: %.1fx" % (r["podman run --rm --network none IMG true"] / k))
+if "podman run --rm IMG true" in r:
+    print("podman run / kiln run, both on their default bridge: %.1fx" % (r["podman run --rm IMG true"] / kd))
 PY
 
 echo

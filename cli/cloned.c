@@ -34,7 +34,7 @@ int cli_ensure_cloned_binary(void)
                 unsetenv(CLONED_ENV);
                 return -ENOTSUP;
         }
-        int mfd = memfd_create("kiln-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        int mfd = memfd_create("kiln", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (mfd < 0) {
                 close(self);
                 return -errno;

@@ -159,7 +159,9 @@ wait_exited() {
 	KILN_MONITOR=none run kiln run -d bb:1 sh -c 'echo inproc; sleep 0.5; exit 6'
 	id=$output
 	mon=$(kiln inspect --format '{{.State.MonitorPid}}' "$id")
-	[ "$(basename "$(readlink /proc/$mon/exe)")" = "$(basename "$KILN")" ]
+	# kiln itself: run from its sealed in-memory copy (memfd "kiln")
+	exe=$(readlink /proc/$mon/exe)
+	[[ "$exe" == "/memfd:kiln (deleted)" || "$(basename "$exe")" = "$(basename "$KILN")" ]]
 	grep -q "monitoring in-process" "$KILN_ROOT/containers/$id/monitor.log"
 	run kiln wait "$id"
 	[ "$output" = "6" ]
