@@ -396,7 +396,9 @@ static int net_plan_make(struct kiln_store *s, const struct kiln_container_opts 
                                         ? "-p/--publish needs the bridge network, which needs root%s"
                                         : "-p/--publish needs the bridge network (--network %s has no ports to publish)",
                                 !strcmp(p->mode, "private") ? "" : p->mode);
-        p->sandbox = (root && !p->host && strcmp(p->mode, "private")) || pasta;
+        /* none: the runtime's own new namespace (it brings lo up), no
+         * namespace file to make and remove at each start */
+        p->sandbox = (root && !p->host && strcmp(p->mode, "private") && strcmp(p->mode, "none")) || pasta;
         if (bridge && !pasta)
                 return ctr_net_config(is_default, &p->netopts, err);
         p->netopts = json_pack("{s:b}", "Sandbox", p->sandbox);
