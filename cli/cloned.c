@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,7 +47,27 @@ int cli_ensure_cloned_binary(void)
                 close(mfd);
                 return -errno;
         }
-        off_t left = st.st_size;
+        /* only what the loader maps: the debug sections after the last
+         * PT_LOAD segment are most of the file (a quarter of it is loaded) */
+        ElfW(Ehdr) eh;
+        off_t end = st.st_size;
+        bool trimmed = false;
+        if (pread(self, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+            eh.e_phentsize == sizeof(ElfW(Phdr)) && eh.e_phnum > 0 && eh.e_phnum < 256) {
+                ElfW(Phdr) ph[256];
+                size_t phsz = (size_t)eh.e_phnum * sizeof(ElfW(Phdr));
+                if (pread(self, ph, phsz, (off_t)eh.e_phoff) == (ssize_t)phsz) {
+                        off_t last = (off_t)(eh.e_phoff + phsz);
+                        for (size_t i = 0; i < eh.e_phnum; i++)
+                                if (ph[i].p_type != PT_NULL && (off_t)(ph[i].p_offset + ph[i].p_filesz) > last)
+                                        last = (off_t)(ph[i].p_offset + ph[i].p_filesz);
+                        if (last > 0 && last < end) {
+                                end = last;
+                                trimmed = true;
+                        }
+                }
+        }
+        off_t left = end;
         while (left > 0) {
                 ssize_t n = sendfile(mfd, self, NULL, (size_t)left);
                 if (n < 0 && errno == EINTR)
@@ -58,6 +80,16 @@ int cli_ensure_cloned_binary(void)
                 left -= n;
         }
         close(self);
+        if (trimmed) {
+                /* no section headers in the copy: say so in its ELF header */
+                eh.e_shoff = 0;
+                eh.e_shnum = 0;
+                eh.e_shstrndx = SHN_UNDEF;
+                if (pwrite(mfd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
+                        close(mfd);
+                        return -EIO;
+                }
+        }
         if (fcntl(mfd, F_ADD_SEALS, want) < 0) {
                 close(mfd);
                 return -errno;
