@@ -268,6 +268,8 @@ static const struct ignore_case ignore_cases[] = {
         { "node_modules\n**/*.log\n!important.log", "x/important.log", true },
         { "node_modules\n**/*.log\n!**/important.log", "x/important.log", false },
         { "node_modules\n**/*.log", "node_modules/a/b", true },
+        /* the documented rule, not BuildKit's parent-results quirk (see docs) */
+        { "a\n!a/b\na", "a/b", true },
         { "", "x", false },
         { "\n\n# only comments\n", "x", false },
 };
