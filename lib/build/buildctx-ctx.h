@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The context object, shared by buildctx.c and buildctx-tar.c (not installed). */
+#pragma once
+
+#include <sys/stat.h>
+#include "kiln/buildctx.h"
+
+struct kiln_buildctx {
+        int dirfd;
+        char *path;
+        bool owned; /* a private directory (tar context): removed on free */
+        struct kiln_dockerignore *ig;
+};
+
+/* Read and parse the ignore file dirfd/path into ctx->ig. */
+int buildctx_load_ignore(struct kiln_buildctx *ctx, int dirfd, const char *path,
+                         struct kiln_error *err);
+
+/* kiln_buildctx_resolve, also giving the stat of what was found. */
+int buildctx_resolve(const struct kiln_buildctx *ctx, const char *relpath, unsigned flags,
+                     int *ret_fd, char **ret_canonical, struct stat *ret_st,
+                     struct kiln_error *err);
