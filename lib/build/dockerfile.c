@@ -1797,8 +1797,9 @@ static void fill_from_node(struct node *n, struct kiln_df_instruction *in)
         } else if (n->cmd == KILN_DF_ONBUILD) {
                 in->args = strv_new();
                 if (n->child) {
+                        char **cargs = n->child->triples ? n->child->triples : n->child->args;
                         kiln_strv_push(&in->args, n->child->keyword);
-                        for (char **a = n->child->args; *a; a++)
+                        for (char **a = cargs; a && *a; a++)
                                 kiln_strv_push(&in->args, *a);
                         in->json = false; /* ONBUILD's own node has no attributes */
                 }
@@ -1911,9 +1912,7 @@ int kiln_dockerfile_parse(const char *data, size_t len, const char *filename,
                         kiln_buf_append(&buf, cs, cn);
                 }
                 _cleanup_free_ char *line = kiln_buf_steal(&buf);
-                if (strlen(line) != 0 && empty_cont)
-                        push_warning(df, line);
-                else if (empty_cont)
+                if (empty_cont)
                         push_warning(df, line);
                 struct node *node = NULL;
                 r = node_from_line(&p, line, start, &node);
@@ -1955,6 +1954,7 @@ int kiln_dockerfile_parse(const char *data, size_t len, const char *filename,
                 in->comments = TAKE_PTR(meta[i].comments);
                 in->heredocs = TAKE_PTR(meta[i].docs);
                 in->n_heredocs = meta[i].n_docs;
+                meta[i].n_docs = 0;
                 r = typed(&p, nodes[i], in);
                 if (r >= 0 && in->cmd == KILN_DF_ONBUILD && in->n_heredocs) {
                         char *e = kiln_xasprintf("%s%s", in->expression, meta[i].tail);
