@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${1:-build-fuzz}
 SECS=${FUZZ_SECONDS:-20}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-for name in reference manifest layer_apply dockerignore; do
+for name in reference manifest layer_apply dockerignore dockerfile; do
 	bin="$BUILD/tests/fuzz/fuzz-${name//_/-}"
 	if [ ! -x "$bin" ]; then
 		echo "fuzz $name: FAILED (no binary $bin)"
