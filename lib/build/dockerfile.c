@@ -1702,7 +1702,7 @@ static int typed(struct parser *p, const struct node *n, struct kiln_df_instruct
                         return r;
                 const char *rv = kiln_df_flag_value(in, "retries");
                 if (rv && *rv) {
-                        int64_t v;
+                        int64_t v = 0;
                         if ((r = parse_int32(p, line, rv, &v)) < 0)
                                 return r;
                         if (v < 0)
