@@ -15,7 +15,8 @@
  * created it, and host root has no mapping through the idmapped upper: the
  * kernel would make the overlay read-only. The upper directory keeps the
  * unmapped ids, so diff, commit and export see what root-run containers
- * give. Needs Linux >= 6.13 for lowerdir+ by file descriptor.
+ * give. Layers go to overlayfs by fd (lowerdir+, Linux 6.13) or, before
+ * that, as /proc/self/fd paths to the same detached mounts.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -207,16 +208,34 @@ int ctr_mount_idmapped_overlay(const char *lower, const char *upper, const char 
                 r = kiln_err(err, -errno, "idmapped overlay: fsopen: %s", strerror(errno));
                 goto out;
         }
-        for (size_t i = 0; i < nl; i++)
-                if (fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, lfds[i]) < 0) {
-                        r = kiln_err(err, -errno, "idmapped overlay: lowerdir+: %s%s", strerror(errno),
-                                     errno == EINVAL ? " (needs Linux 6.13 or later)" : "");
+        /* layers by fd (Linux 6.13); before that, by /proc/self/fd paths,
+         * which reach the same detached mounts */
+        bool by_fd = fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, lfds[0]) == 0;
+        if (by_fd) {
+                for (size_t i = 1; i < nl; i++)
+                        if (fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, lfds[i]) < 0) {
+                                r = kiln_err(err, -errno, "idmapped overlay: lowerdir+: %s", strerror(errno));
+                                goto out;
+                        }
+                if (fsconfig(fsfd, FSCONFIG_SET_FD, "upperdir", NULL, upfd) < 0 ||
+                    fsconfig(fsfd, FSCONFIG_SET_FD, "workdir", NULL, wkfd) < 0) {
+                        r = kiln_err(err, -errno, "idmapped overlay: upperdir/workdir: %s", strerror(errno));
                         goto out;
                 }
-        if (fsconfig(fsfd, FSCONFIG_SET_FD, "upperdir", NULL, upfd) < 0 ||
-            fsconfig(fsfd, FSCONFIG_SET_FD, "workdir", NULL, wkfd) < 0) {
-                r = kiln_err(err, -errno, "idmapped overlay: upperdir/workdir: %s", strerror(errno));
-                goto out;
+        } else {
+                struct kiln_buf lb = KILN_BUF_INIT;
+                for (size_t i = 0; i < nl; i++)
+                        kiln_buf_printf(&lb, "%s/proc/self/fd/%d", i ? ":" : "", lfds[i]);
+                char up[64], wk[64];
+                snprintf(up, sizeof(up), "/proc/self/fd/%d", upfd);
+                snprintf(wk, sizeof(wk), "/proc/self/fd/%d", wkfd);
+                int fr = fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lb.data, 0);
+                kiln_buf_free(&lb);
+                if (fr < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", wk, 0) < 0) {
+                        r = kiln_err(err, -errno, "idmapped overlay: layers: %s", strerror(errno));
+                        goto out;
+                }
         }
         /* created as the container's root (see above), in a child so that
          * our own credentials never change */
