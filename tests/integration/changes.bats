@@ -12,9 +12,7 @@ setup() {
 }
 
 teardown() {
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 @test "diff lists added, changed and deleted paths" {

@@ -23,6 +23,13 @@ kiln() {
 	"$KILN" "$@"
 }
 
+# Remove every container of the test's store (a teardown's job).
+remove_containers() {
+	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
+		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
+	done
+}
+
 # Import the busybox rootfs as NAME (default busybox:latest); prints the ID.
 import_busybox() {
 	local name=${1:-busybox:latest}

@@ -15,9 +15,7 @@ setup() {
 
 teardown() {
 	# stop whatever a failed test left running (by its own IDs, never by name)
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 @test "--init: PID 1 is /dev/init and the command runs under it" {

@@ -15,9 +15,7 @@ setup() {
 }
 
 teardown() {
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 # wait (up to 10 s) until the container's record says it is not running

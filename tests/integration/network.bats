@@ -26,9 +26,7 @@ setup() {
 }
 
 teardown() {
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 	for pid in ${BG_PIDS:-}; do
 		kill "$pid" 2>/dev/null || true
 	done

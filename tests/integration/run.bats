@@ -14,9 +14,7 @@ setup() {
 
 teardown() {
 	# stop whatever a failed test left running (by its own IDs, never by name)
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 @test "run prints the output and returns the exit code" {

@@ -20,9 +20,7 @@ teardown() {
 		kill "$STATS_PID" 2>/dev/null || true
 		wait "$STATS_PID" 2>/dev/null || true
 	fi
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 # wait (up to 20 s) until FILE's last block (from its last header line on)

@@ -36,9 +36,7 @@ setup() {
 }
 
 teardown() {
-	for id in $("$KILN" ps -aq --no-trunc 2>/dev/null); do
-		"$KILN" rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_containers
 }
 
 # first host id of user "containers" in /etc/subuid
