@@ -886,6 +886,26 @@ static int open_rootfs(struct kiln_store *s, const char *what, json_t **ret_doc,
                 json_decref(doc);
                 return kiln_err(err, -KILN_ECORRUPT, "container %s: no root filesystem recorded", what);
         }
+        /* a running container: its root as its own processes see it, with
+         * its volumes, bind mounts and /etc/hosts (docker cp does the same);
+         * the same directory as the rootfs mount, or the pid was reused */
+        json_t *st = json_object_get(doc, "State");
+        pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
+        if (json_is_true(json_object_get(st, "Running")) && pid > 0) {
+                char p[64];
+                snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
+                int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                struct stat a, b;
+                if (fd >= 0 && fstat(fd, &a) == 0 && stat(merged, &b) == 0 && a.st_dev == b.st_dev &&
+                    a.st_ino == b.st_ino) {
+                        *ret_doc = doc;
+                        *ret_fd = fd;
+                        *ret_mounted = false;
+                        return 0;
+                }
+                if (fd >= 0)
+                        close(fd);
+        }
         bool was = ctr_is_mounted(merged);
         r = ctr_mount_rootfs(s, doc, err);
         if (r < 0) {

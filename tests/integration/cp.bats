@@ -426,3 +426,27 @@ EOF
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 }
+
+@test "cp into and out of a running container goes through its volumes and bind mounts" {
+	mkdir "$T/bind"
+	echo on-host >"$T/bind/h"
+	kiln run -d --name vc -v cpvol:/data -v "$T/bind:/ro:ro" bb:1 sleep 1000 >/dev/null
+	echo payload >"$T/f"
+	run -0 kiln cp "$T/f" vc:/data/f
+	# the volume has it, not the rootfs underneath
+	run -0 kiln exec vc cat /data/f
+	[ "$output" = payload ]
+	vdata=$(kiln volume inspect --format '{{.Mountpoint}}' cpvol)
+	[ "$(cat "$vdata/f")" = payload ]
+	run -0 kiln cp vc:/ro/h "$T/h.out"
+	[ "$(cat "$T/h.out")" = on-host ]
+	# the container's own /etc/hosts (a bind mount of kiln's file)
+	run -0 kiln cp vc:/etc/hosts "$T/hosts.out"
+	grep -q localhost "$T/hosts.out"
+	# a read-only bind mount stays read-only
+	run -1 kiln cp "$T/f" vc:/ro/x
+	[[ "$output" == *"Read-only file system"* ]]
+	[ ! -e "$T/bind/x" ]
+	kiln rm -f vc >/dev/null
+	kiln volume rm cpvol >/dev/null
+}
