@@ -951,6 +951,54 @@ static void cp_init(struct cp *c, unsigned flags, bool into_ctr, struct kiln_err
         };
 }
 
+/*
+ * A stopped container: a path under one of its volumes or bind mounts is
+ * in the mount's source, as docker mounts them for the copy. When raw
+ * (no ".." components) is under a mount's Destination, *ret_fd is that
+ * source directory, *ret_rel the rest of the path ("/" for the mount point
+ * itself, a trailing "/." kept) and *ret_rw the mount's RW. Returns 1 then,
+ * 0 when the path is the root filesystem's, or a negative error.
+ */
+static int mount_for_path(json_t *doc, const char *raw, int *ret_fd, char **ret_rel, bool *ret_rw,
+                          struct kiln_error *err)
+{
+        json_t *st = json_object_get(doc, "State");
+        if (json_is_true(json_object_get(st, "Running")))
+                return 0; /* reached through /proc/PID/root with its mounts */
+        _cleanup_free_ char *p = raw[0] == '/' ? kiln_xstrdup(raw) : kiln_xasprintf("/%s", raw);
+        for (const char *q = p; (q = strstr(q, "..")); q += 2)
+                if ((q == p || q[-1] == '/') && (q[2] == '/' || !q[2]))
+                        return 0;
+        json_t *best = NULL;
+        size_t best_len = 0;
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(doc, "Mounts"), i, m)
+        {
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                const char *src = json_string_value(json_object_get(m, "Source"));
+                if (!dst || !src || dst[0] != '/')
+                        continue;
+                size_t n = strlen(dst);
+                while (n > 1 && dst[n - 1] == '/')
+                        n--;
+                if (n == 1 || strncmp(p, dst, n) || (p[n] && p[n] != '/') || n <= best_len)
+                        continue;
+                best = m;
+                best_len = n;
+        }
+        if (!best)
+                return 0;
+        const char *src = json_string_value(json_object_get(best, "Source"));
+        int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return kiln_err(err, -errno, "%s: mount source %s: %s", raw, src, strerror(errno));
+        *ret_fd = fd;
+        *ret_rel = p[best_len] ? kiln_xstrdup(p + best_len) : kiln_xstrdup("/");
+        *ret_rw = !json_is_false(json_object_get(best, "RW"));
+        return 1;
+}
+
 struct copy_in_job {
         struct cp *c;
         struct cp_src *sx;
@@ -1002,11 +1050,24 @@ int kiln_container_copy_in(struct kiln_store *s, const char *what, const char *s
                         c.uid = hu;
                         c.gid = hg;
                 }
-                struct copy_in_job job = { &c, &sx, &dx, rootfd, what, ctr_dest, src, tar_fd };
-                int64_t bytes = 0;
-                r = ctr_as_container_root(doc, copy_in_job_run, &job, &bytes, err);
-                if (r >= 0)
-                        c.bytes = bytes;
+                int mfd = -1;
+                _cleanup_free_ char *rel = NULL;
+                bool rw = true;
+                r = mount_for_path(doc, ctr_dest, &mfd, &rel, &rw, err);
+                if (r > 0 && !rw) {
+                        close(mfd);
+                        r = kiln_err(err, -EROFS, "%s: mounted read-only in the container", ctr_dest);
+                } else if (r >= 0) {
+                        struct copy_in_job job = { &c, &sx, &dx, r > 0 ? mfd : rootfd, what,
+                                                   r > 0 ? rel : ctr_dest, src, tar_fd };
+                        int64_t bytes = 0;
+                        r = r > 0 ? copy_in_job_run(&job, &bytes, err) /* a host directory */
+                                  : ctr_as_container_root(doc, copy_in_job_run, &job, &bytes, err);
+                        if (r >= 0)
+                                c.bytes = bytes;
+                        if (mfd >= 0)
+                                close(mfd);
+                }
         }
         close_rootfs(s, doc, rootfd, mounted);
 out:
@@ -1030,13 +1091,20 @@ int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *
         int r = open_rootfs(s, what, &doc, &rootfd, &mounted, err);
         if (r < 0)
                 return r;
-        r = resolve_ctr_src(&c, rootfd, what, ctr_src, &sx);
+        int mfd = -1;
+        _cleanup_free_ char *rel = NULL;
+        bool rw = true;
+        r = mount_for_path(doc, ctr_src, &mfd, &rel, &rw, err);
+        if (r >= 0)
+                r = resolve_ctr_src(&c, r > 0 ? mfd : rootfd, what, r > 0 ? rel : ctr_src, &sx);
         if (r >= 0 && dest)
                 r = resolve_host_dst(&c, dest, &dx);
         if (r >= 0)
                 r = dest ? copy_paths(&c, &sx, &dx) : tar_out(&c, &sx, tar_fd);
         dst_done(&dx);
         src_done(&sx);
+        if (mfd >= 0)
+                close(mfd);
         close_rootfs(s, doc, rootfd, mounted);
         if (r >= 0 && ret_bytes)
                 *ret_bytes = c.bytes;

@@ -450,3 +450,28 @@ EOF
 	kiln rm -f vc >/dev/null
 	kiln volume rm cpvol >/dev/null
 }
+
+@test "cp of a stopped container uses its volumes and bind mounts too" {
+	mkdir "$T/bind"
+	echo on-host >"$T/bind/h"
+	kiln create --name sc -v scvol:/data -v "$T/bind:/ro:ro" bb:1 true >/dev/null
+	echo payload >"$T/f"
+	run -0 kiln cp "$T/f" sc:/data/f
+	vdata=$(kiln volume inspect --format '{{.Mountpoint}}' scvol)
+	[ "$(cat "$vdata/f")" = payload ]
+	# not written into the rootfs under the mount point
+	upper=$(kiln inspect --format '{{.GraphDriver.Data.UpperDir}}' sc)
+	[ ! -e "$upper/data/f" ]
+	run -0 kiln cp sc:/ro/h "$T/h.out"
+	[ "$(cat "$T/h.out")" = on-host ]
+	run -1 kiln cp "$T/f" sc:/ro/x
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"read-only"* ]]
+	[ ! -e "$T/bind/x" ]
+	# the data is there when the container runs
+	run -0 kiln start -a sc
+	kiln rm sc >/dev/null
+	run -0 kiln run --rm -v scvol:/data bb:1 cat /data/f
+	[ "$output" = payload ]
+	kiln volume rm scvol >/dev/null
+}
