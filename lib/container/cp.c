@@ -886,26 +886,6 @@ static int open_rootfs(struct kiln_store *s, const char *what, json_t **ret_doc,
                 json_decref(doc);
                 return kiln_err(err, -KILN_ECORRUPT, "container %s: no root filesystem recorded", what);
         }
-        /* a running container: its root as its own processes see it, with
-         * its volumes, bind mounts and /etc/hosts (docker cp does the same);
-         * the same directory as the rootfs mount, or the pid was reused */
-        json_t *st = json_object_get(doc, "State");
-        pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
-        if (json_is_true(json_object_get(st, "Running")) && pid > 0) {
-                char p[64];
-                snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-                int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                struct stat a, b;
-                if (fd >= 0 && fstat(fd, &a) == 0 && stat(merged, &b) == 0 && a.st_dev == b.st_dev &&
-                    a.st_ino == b.st_ino) {
-                        *ret_doc = doc;
-                        *ret_fd = fd;
-                        *ret_mounted = false;
-                        return 0;
-                }
-                if (fd >= 0)
-                        close(fd);
-        }
         bool was = ctr_is_mounted(merged);
         r = ctr_mount_rootfs(s, doc, err);
         if (r < 0) {
@@ -952,8 +932,9 @@ static void cp_init(struct cp *c, unsigned flags, bool into_ctr, struct kiln_err
 }
 
 /*
- * A stopped container: a path under one of its volumes or bind mounts is
- * in the mount's source, as docker mounts them for the copy. When raw
+ * A path under one of the container's volumes or bind mounts is in the
+ * mount's source, as docker mounts them for the copy (running or not; the
+ * runtime's /proc, /sys and /dev are never part of a copy). When raw
  * (no ".." components) is under a mount's Destination, *ret_fd is that
  * source directory, *ret_rel the rest of the path ("/" for the mount point
  * itself, a trailing "/." kept) and *ret_rw the mount's RW. Returns 1 then,
@@ -962,9 +943,6 @@ static void cp_init(struct cp *c, unsigned flags, bool into_ctr, struct kiln_err
 static int mount_for_path(json_t *doc, const char *raw, int *ret_fd, char **ret_rel, bool *ret_rw,
                           struct kiln_error *err)
 {
-        json_t *st = json_object_get(doc, "State");
-        if (json_is_true(json_object_get(st, "Running")))
-                return 0; /* reached through /proc/PID/root with its mounts */
         _cleanup_free_ char *p = raw[0] == '/' ? kiln_xstrdup(raw) : kiln_xasprintf("/%s", raw);
         for (const char *q = p; (q = strstr(q, "..")); q += 2)
                 if ((q == p || q[-1] == '/') && (q[2] == '/' || !q[2]))

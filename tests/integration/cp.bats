@@ -427,7 +427,7 @@ EOF
 	[ -z "$output" ]
 }
 
-@test "cp into and out of a running container goes through its volumes and bind mounts" {
+@test "cp into and out of a running container: paths under its volumes and bind mounts are theirs" {
 	mkdir "$T/bind"
 	echo on-host >"$T/bind/h"
 	kiln run -d --name vc -v cpvol:/data -v "$T/bind:/ro:ro" bb:1 sleep 1000 >/dev/null
@@ -440,12 +440,9 @@ EOF
 	[ "$(cat "$vdata/f")" = payload ]
 	run -0 kiln cp vc:/ro/h "$T/h.out"
 	[ "$(cat "$T/h.out")" = on-host ]
-	# the container's own /etc/hosts (a bind mount of kiln's file)
-	run -0 kiln cp vc:/etc/hosts "$T/hosts.out"
-	grep -q localhost "$T/hosts.out"
 	# a read-only bind mount stays read-only
 	run -1 kiln cp "$T/f" vc:/ro/x
-	[[ "$output" == *"Read-only file system"* ]]
+	[[ "$output" == *"read-only"* ]]
 	[ ! -e "$T/bind/x" ]
 	kiln rm -f vc >/dev/null
 	kiln volume rm cpvol >/dev/null
