@@ -174,3 +174,10 @@ built" ]
 	run -1 kiln build -q "$CTX"
 	[[ "$output" == *'RUN --mount is not supported yet'* ]]
 }
+
+@test "build: the context as a tar on stdin" {
+	printf 'FROM bb:1\nCOPY a.txt /a\n' > "$CTX/Dockerfile"
+	run -0 bash -c "tar -C '$CTX' -c . | '$KILN' build -q -t tar:1 -"
+	run -0 kiln run --rm tar:1 cat /a
+	[ "$output" = hello ]
+}
