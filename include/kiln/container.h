@@ -25,6 +25,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <sys/stat.h>
 #include "kiln/runtime.h"
 #include "kiln/store.h"
 
@@ -267,3 +268,25 @@ int kiln_container_copy_in(struct kiln_store *s, const char *what, const char *s
 int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *ctr_src,
                             const char *dest, int tar_fd, unsigned flags, int64_t *ret_bytes,
                             struct kiln_error *err);
+
+/*
+ * The copy engine of kiln cp, for build's COPY/ADD: copy the object src_fd
+ * (an O_PATH fd, st its stat) to dst_parent/name with cp's safe rules (every
+ * change by name relative to a directory fd, never through a final
+ * symlink; files written to a temporary name and renamed; an existing
+ * directory is merged into). With contents and a directory source, its
+ * entries go into dst_parent/name (created 0755, or o->mode, when
+ * missing). Everything written is owned by o->uid:o->gid, has the permission
+ * bits o->mode when it is not 0, and keeps the source's times. o->skip (may
+ * be NULL) is asked about every entry below the source (relpath relative to
+ * it, "a/b"); true leaves it (and a directory's subtree) out.
+ */
+struct kiln_copy_opts {
+        uid_t uid;
+        gid_t gid;
+        mode_t mode;
+        bool (*skip)(void *ud, const char *relpath, bool is_dir);
+        void *ud;
+};
+int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_parent, const char *name,
+                      const struct kiln_copy_opts *o, int64_t *ret_bytes, struct kiln_error *err);

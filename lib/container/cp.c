@@ -35,6 +35,12 @@ struct cp {
         gid_t gid;
         int64_t bytes;
         struct kiln_error *err;
+        /* kiln_copy_tree_at (build's COPY): permission bits of everything
+         * written when not 0, and a filter on paths relative to the source */
+        mode_t mode;
+        bool (*skip)(void *ud, const char *relpath, bool is_dir);
+        void *skip_ud;
+        const char *rel; /* the directory being copied, relative to the source */
 };
 
 /* What a copy starts from: an O_PATH fd on the object, its stat, the name
@@ -312,7 +318,7 @@ static int set_meta(struct cp *c, int fd, int parent, const char *name, const st
         if (r < 0 && !(errno == EPERM && geteuid() != 0))
                 return -errno;
         if (fd >= 0) {
-                if (fchmod(fd, m->mode & 07777) < 0)
+                if (fchmod(fd, c->mode ? c->mode : m->mode & 07777) < 0)
                         return -errno;
                 if (futimens(fd, ts) < 0)
                         return -errno;
@@ -457,7 +463,7 @@ static int write_node(struct cp *c, int parent, const char *name, const struct m
                 snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
                 struct timespec ts[2] = { m->atime, m->mtime };
                 if ((fchownat(parent, tmp, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && geteuid() == 0) ||
-                    chmod(p, m->mode & 07777) < 0 || utimensat(AT_FDCWD, p, ts, 0) < 0)
+                    chmod(p, c->mode ? c->mode : m->mode & 07777) < 0 || utimensat(AT_FDCWD, p, ts, 0) < 0)
                         r = -errno;
         }
         if (r >= 0)
@@ -522,6 +528,16 @@ static int copy_children(struct cp *c, int sdir, int ddir, unsigned depth)
                         if (fd < 0 || fstat(fd, &st) < 0) {
                                 if (errno != ENOENT) /* gone meanwhile: fine */
                                         r = kiln_err(c->err, -errno, "%s: %s", names[i], strerror(errno));
+                        } else if (c->skip) {
+                                const char *parent_rel = c->rel;
+                                _cleanup_free_ char *crel = parent_rel && *parent_rel
+                                                                    ? kiln_xasprintf("%s/%s", parent_rel, names[i])
+                                                                    : kiln_xstrdup(names[i]);
+                                if (!c->skip(c->skip_ud, crel, S_ISDIR(st.st_mode))) {
+                                        c->rel = crel;
+                                        r = copy_node(c, fd, &st, ddir, names[i], depth + 1);
+                                        c->rel = parent_rel;
+                                }
                         } else {
                                 r = copy_node(c, fd, &st, ddir, names[i], depth + 1);
                         }
@@ -607,6 +623,39 @@ static int copy_paths(struct cp *c, struct cp_src *src, struct cp_dst *dst)
                 return kiln_err(c->err, dst->exists ? -ENOTDIR : -ENOENT, "%s: %s", dst->shown,
                                 dst->exists ? "not a directory" : "no such directory");
         return copy_node(c, src->fd, &src->st, dst->parent, dst->name, 0);
+}
+
+int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_parent, const char *name,
+                      const struct kiln_copy_opts *o, int64_t *ret_bytes, struct kiln_error *err)
+{
+        struct cp c = {
+                .uid = o->uid,
+                .gid = o->gid,
+                .err = err,
+                .mode = o->mode & 07777,
+                .skip = o->skip,
+                .skip_ud = o->ud,
+                .rel = "",
+        };
+        int r;
+        if (contents && S_ISDIR(st->st_mode)) {
+                _cleanup_close_ int sd = openat(src_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (sd < 0)
+                        return kiln_err(err, -errno, "%s: %s", name, strerror(errno));
+                struct stat dst;
+                bool existed = fstatat(dst_parent, name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dst.st_mode);
+                _cleanup_close_ int dd = make_dir(dst_parent, name);
+                if (dd < 0)
+                        return kiln_err(err, dd, "%s: %s", name, kiln_strerror(dd));
+                if (!existed && (fchown(dd, o->uid, o->gid) < 0 || fchmod(dd, c.mode ? c.mode : 0755) < 0))
+                        return kiln_err(err, -errno, "%s: %s", name, strerror(errno));
+                r = copy_children(&c, sd, dd, 0);
+        } else {
+                r = copy_node(&c, src_fd, st, dst_parent, name, 0);
+        }
+        if (r >= 0 && ret_bytes)
+                *ret_bytes = c.bytes;
+        return r;
 }
 
 /* ---- tar out ---- */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln build: the executor. Runs a parsed Dockerfile's stages against a
+ * build context and stores the target stage as an image. See
+ * docs/internals/build.md ("Executor") and docs/guide/build.md.
+ */
+#pragma once
+
+#include "kiln/base.h"
+#include "kiln/buildctx.h"
+#include "kiln/dockerfile.h"
+#include "kiln/store.h"
+
+struct kiln_build_opts {
+        const char *const *tags;       /* full references to point at the result */
+        size_t n_tags;
+        char *const *build_args;       /* "K=V", NULL-terminated (may be NULL) */
+        char *const *labels;           /* "K=V" added to the final config (may be NULL) */
+        const char *target;            /* stage name or NULL: the last stage */
+        bool network_none;             /* RUN in a private network namespace (lo only) */
+        int progress_fd;               /* step lines and RUN output; -1: discarded */
+};
+
+/*
+ * Build: every stage the target needs, in order (FROM a stored image,
+ * scratch, or an earlier stage), then store the target stage's layers,
+ * config and OCI manifest as an image named by o->tags. Nothing is stored
+ * unless everything succeeded (the layers are kept uncommitted in the
+ * store's tmp until the end; temporaries are removed either way; base
+ * layers may be unpacked, as kiln run does). *ret_id (malloc'ed) gets the
+ * image ID ("sha256:..."). Errors: one line, "Dockerfile:LINE: ..." for a
+ * failing step.
+ */
+int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dockerfile *df,
+               const struct kiln_build_opts *o, char **ret_id, struct kiln_error *err);

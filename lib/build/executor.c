@@ -1,0 +1,1340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln build's executor: stages run in order, each step over an overlay of
+ * the stage's layers with a fresh upper dir. RUN runs in a container of the
+ * kiln runtime, COPY/ADD/WORKDIR write through the merged view with the
+ * safe copy code of kiln cp; the upper dir becomes a layer
+ * (KILN_DIFF_OVERLAY). Layer blobs stay uncommitted writers in the store's
+ * tmp until the whole build succeeded, so a failed build stores nothing.
+ * No cache yet. See docs/internals/build.md ("Executor").
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "kiln/build.h"
+#include "kiln/container.h"
+#include "kiln/fs.h"
+#include "kiln/image.h"
+#include "kiln/layer.h"
+#include "kiln/runtime.h"
+
+/* A layer this build made: its upper dir (an overlay lowerdir for the
+ * next steps) and its blob, not committed before the end. */
+struct blayer {
+        char *dir;
+        struct kiln_blob_writer *w;
+        struct kiln_layer_info info;
+        bool committed;
+};
+
+/* A layer of a stage: from a stored image (desc, unpacked path) or made
+ * here (bl >= 0). */
+struct slayer {
+        struct kiln_descriptor desc;
+        char *path;
+        int bl;
+};
+
+struct bstage {
+        const char *label; /* "NAME" or "stage-N" for progress lines */
+        json_t *cfg;       /* the whole image config document */
+        struct slayer *layers;
+        size_t n_layers;
+        json_t *args;      /* declared ARGs: name -> string or null */
+        bool cmd_set;      /* CMD given in this stage (ENTRYPOINT keeps it) */
+        bool done, busy;
+};
+
+struct build {
+        struct kiln_store *s;
+        struct kiln_buildctx *ctx;
+        struct kiln_dockerfile *df;
+        const struct kiln_build_opts *o;
+        json_t *meta_args;  /* ARGs before the first FROM */
+        json_t *build_args; /* --build-arg */
+        struct bstage *stages;
+        struct blayer *bl;
+        size_t n_bl;
+        char *tmp;          /* ROOT/tmp/build-XXXXXX */
+        char *empty;        /* an empty dir: the lowerdir of a stage without layers */
+        char *state_root;
+        unsigned step, n_dirs;
+        struct kiln_error *err;
+};
+
+static const char *fname(struct build *b)
+{
+        return b->df->filename ? b->df->filename : "Dockerfile";
+}
+
+static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(struct build *b, const char *fmt, ...)
+{
+        if (b->o->progress_fd < 0)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vdprintf(b->o->progress_fd, fmt, ap);
+        va_end(ap);
+}
+
+/* An error at an instruction: "Dockerfile:7: COPY failed: <msg>" */
+static int in_fail(struct build *b, const struct kiln_df_instruction *in, int r)
+{
+        const char *o = in->original;
+        while (*o == ' ' || *o == '\t')
+                o++;
+        return kiln_err_prefix(b->err, r, "%s:%u: %.200s: ", fname(b), in->start_line, o);
+}
+
+static void now_rfc3339(char *out, size_t n)
+{
+        kiln_format_rfc3339((int64_t)time(NULL), out, n);
+}
+
+/* ---- scope: ENV first, then ARG (Docker: ENV overrides an ARG) ---- */
+
+static const char *env_get(json_t *cfg, const char *name)
+{
+        json_t *env = json_object_get(json_object_get(cfg, "config"), "Env");
+        size_t nl = strlen(name), i;
+        json_t *e;
+        json_array_foreach(env, i, e) {
+                const char *s = json_string_value(e);
+                if (s && !strncmp(s, name, nl) && s[nl] == '=')
+                        return s + nl + 1;
+        }
+        return NULL;
+}
+
+static bool stage_lookup(void *ud, const char *name, const char **ret)
+{
+        struct bstage *st = ud;
+        const char *v = env_get(st->cfg, name);
+        if (!v)
+                v = json_string_value(json_object_get(st->args, name));
+        if (!v)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static bool meta_lookup(void *ud, const char *name, const char **ret)
+{
+        const char *v = json_string_value(json_object_get(ud, name));
+        if (!v)
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* ARG instructions: --build-arg wins, then the default, then (in a stage,
+ * for an ARG without default) the global value. */
+static void declare_args(struct build *b, const struct kiln_df_instruction *in, json_t *scope, bool global)
+{
+        for (size_t k = 0; k < in->n_arg_list; k++) {
+                const struct kiln_df_arg *a = &in->arg_list[k];
+                json_t *v = json_object_get(b->build_args, a->key);
+                if (v)
+                        json_object_set(scope, a->key, v);
+                else if (a->value)
+                        json_object_set_new(scope, a->key, json_string(a->value));
+                else if (!global && json_is_string(json_object_get(b->meta_args, a->key)))
+                        json_object_set(scope, a->key, json_object_get(b->meta_args, a->key));
+                else
+                        json_object_set_new(scope, a->key, json_null());
+        }
+}
+
+/* ---- paths ---- */
+
+/* Lexically clean an absolute path ("/a/./b/../c" -> "/a/c"). */
+static char *clean_abs(const char *p)
+{
+        size_t len = strlen(p);
+        char *out = kiln_xmalloc(len + 2);
+        size_t o = 0;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                const char *e = strchr(p, '/');
+                size_t n = e ? (size_t)(e - p) : strlen(p);
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        while (o > 0 && out[o - 1] != '/')
+                                o--;
+                        if (o > 0)
+                                o--;
+                } else if (!(n == 1 && p[0] == '.')) {
+                        out[o++] = '/';
+                        memcpy(out + o, p, n);
+                        o += n;
+                }
+                p += n;
+        }
+        if (!o)
+                out[o++] = '/';
+        out[o] = 0;
+        return out;
+}
+
+/* path relative to the stage's WorkingDir, cleaned */
+static char *abs_in_stage(struct bstage *st, const char *path)
+{
+        if (path[0] == '/')
+                return clean_abs(path);
+        const char *wd = json_string_value(json_object_get(json_object_get(st->cfg, "config"), "WorkingDir"));
+        _cleanup_free_ char *j = kiln_xasprintf("%s/%s", wd && *wd ? wd : "/", path);
+        return clean_abs(j);
+}
+
+/* ---- layers and views ---- */
+
+static char *new_dir(struct build *b, const char *what)
+{
+        char *d = kiln_xasprintf("%s/%u-%s", b->tmp, b->n_dirs++, what);
+        if (mkdir(d, 0755) < 0) {
+                free(d);
+                return NULL;
+        }
+        return d;
+}
+
+/* overlay lowerdir= value: top layer first */
+static char *lowerdir_of(struct build *b, struct bstage *st)
+{
+        if (!st->n_layers)
+                return kiln_xstrdup(b->empty);
+        struct kiln_buf buf = KILN_BUF_INIT;
+        for (size_t i = st->n_layers; i-- > 0;) {
+                if (buf.len)
+                        kiln_buf_puts(&buf, ":");
+                kiln_buf_puts(&buf, st->layers[i].path);
+        }
+        return kiln_buf_steal(&buf);
+}
+
+/* Mount the stage's layers read-only on dir (or, for a single layer or
+ * none, return that dir itself). *ret_path is what to open. */
+static int view_mount(struct build *b, struct bstage *st, char **ret_path, bool *ret_mounted)
+{
+        *ret_mounted = false;
+        if (st->n_layers <= 1) {
+                *ret_path = kiln_xstrdup(st->n_layers ? st->layers[0].path : b->empty);
+                return 0;
+        }
+        _cleanup_free_ char *low = lowerdir_of(b, st);
+        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s", low);
+        if (strlen(data) >= 4096)
+                return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
+        char *d = new_dir(b, "view");
+        if (!d)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        if (mount("overlay", d, "overlay", MS_RDONLY, data) < 0) {
+                int e = errno;
+                rmdir(d);
+                free(d);
+                return kiln_err(b->err, -e, "build: mount the layers: %s", strerror(e));
+        }
+        *ret_path = d;
+        *ret_mounted = true;
+        return 0;
+}
+
+static void view_unmount(char *path, bool mounted)
+{
+        if (mounted) {
+                umount2(path, MNT_DETACH);
+                rmdir(path);
+        }
+        free(path);
+}
+
+struct step {
+        char *dir, *upper, *work, *merged;
+        bool mounted;
+};
+
+static void step_done(struct step *sp)
+{
+        if (sp->mounted)
+                umount2(sp->merged, MNT_DETACH);
+        sp->mounted = false;
+        free(sp->dir);
+        free(sp->work);
+        free(sp->merged);
+        free(sp->upper);
+        *sp = (struct step){ 0 };
+}
+
+/* A step dir with upper, work and merged, the overlay mounted. */
+static int step_begin(struct build *b, struct bstage *st, struct step *sp)
+{
+        *sp = (struct step){ 0 };
+        sp->dir = new_dir(b, "step");
+        if (!sp->dir)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        sp->upper = kiln_xasprintf("%s/upper", sp->dir);
+        sp->work = kiln_xasprintf("%s/work", sp->dir);
+        sp->merged = kiln_xasprintf("%s/merged", sp->dir);
+        if (mkdir(sp->upper, 0755) < 0 || mkdir(sp->work, 0700) < 0 || mkdir(sp->merged, 0755) < 0)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        _cleanup_free_ char *low = lowerdir_of(b, st);
+        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", low, sp->upper, sp->work);
+        if (strlen(data) >= 4096)
+                return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
+        if (mount("overlay", sp->merged, "overlay", MS_NODEV, data) < 0)
+                return kiln_err(b->err, -errno, "build: mount overlay: %s", strerror(errno));
+        sp->mounted = true;
+        return 0;
+}
+
+static bool dir_is_empty(const char *path)
+{
+        DIR *d = opendir(path);
+        if (!d)
+                return true;
+        struct dirent *de;
+        bool empty = true;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        empty = false;
+                        break;
+                }
+        closedir(d);
+        return empty;
+}
+
+static void history_add(struct bstage *st, const char *created_by, bool empty_layer)
+{
+        json_t *hist = json_object_get(st->cfg, "history");
+        if (!json_is_array(hist)) {
+                hist = json_array();
+                json_object_set_new(st->cfg, "history", hist);
+        }
+        char created[64];
+        now_rfc3339(created, sizeof(created));
+        json_t *h = json_object();
+        json_object_set_new(h, "created", json_string(created));
+        json_object_set_new(h, "created_by", json_string(created_by));
+        if (empty_layer)
+                json_object_set_new(h, "empty_layer", json_true());
+        json_array_append_new(hist, h);
+}
+
+/*
+ * Unmount the step and turn its upper dir into a layer of the stage
+ * (unless optional and nothing changed), with its history entry.
+ */
+static int step_end(struct build *b, struct bstage *st, struct step *sp, bool optional, const char *created_by)
+{
+        umount2(sp->merged, MNT_DETACH);
+        sp->mounted = false;
+        if (optional && dir_is_empty(sp->upper)) {
+                history_add(st, created_by, true);
+                return 0;
+        }
+        _cleanup_free_ char *vpath = NULL;
+        bool vm;
+        int r = view_mount(b, st, &vpath, &vm);
+        if (r < 0)
+                return r;
+        struct kiln_blob_writer *w;
+        r = kiln_blob_writer_new(b->s, &w, b->err);
+        if (r < 0) {
+                view_unmount(TAKE_PTR(vpath), vm);
+                return r;
+        }
+        struct kiln_layer_create_opts lo = KILN_LAYER_CREATE_OPTS_INIT;
+        struct kiln_layer_info info;
+        _cleanup_close_ int lfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int ufd = open(sp->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lfd < 0 || ufd < 0)
+                r = kiln_err(b->err, -errno, "build: open layer dirs: %s", strerror(errno));
+        else
+                r = kiln_layer_create_diff(lfd, ufd, KILN_DIFF_OVERLAY, kiln_blob_writer_fd(w), &lo, &info, b->err);
+        close(TAKE_FD(lfd));
+        view_unmount(TAKE_PTR(vpath), vm);
+        if (r < 0) {
+                kiln_blob_writer_abort(w);
+                return r;
+        }
+        b->bl = kiln_xrealloc(b->bl, (b->n_bl + 1) * sizeof(*b->bl));
+        b->bl[b->n_bl] = (struct blayer){ .dir = kiln_xstrdup(sp->upper), .w = w, .info = info };
+        st->layers = kiln_xrealloc(st->layers, (st->n_layers + 1) * sizeof(*st->layers));
+        st->layers[st->n_layers++] = (struct slayer){ .path = kiln_xstrdup(sp->upper), .bl = (int)b->n_bl };
+        b->n_bl++;
+        json_t *rootfs = json_object_get(st->cfg, "rootfs");
+        json_array_append_new(json_object_get(rootfs, "diff_ids"), json_string(info.diff_id.str));
+        history_add(st, created_by, false);
+        return 0;
+}
+
+/* ---- stages ---- */
+
+static void stage_clear(struct bstage *st)
+{
+        json_decref(st->cfg);
+        json_decref(st->args);
+        for (size_t i = 0; i < st->n_layers; i++) {
+                if (st->layers[i].bl < 0)
+                        kiln_descriptor_clear(&st->layers[i].desc);
+                free(st->layers[i].path);
+        }
+        free(st->layers);
+        *st = (struct bstage){ 0 };
+}
+
+/* The stage's starting point from a stored image. */
+static int stage_from_image(struct build *b, struct bstage *st, const char *name)
+{
+        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+        _cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
+        _cleanup_(kiln_config_freep) struct kiln_config *c = NULL;
+        int r = kiln_store_image_lookup(b->s, name, &img, b->err);
+        if (r >= 0)
+                r = kiln_store_image_load(b->s, img, &m, &c, b->err);
+        if (r < 0)
+                return r;
+        if (m->n_layers != c->n_diff_ids)
+                return kiln_err(b->err, -KILN_ECORRUPT, "image %s: %zu layers but %zu diff_ids", name,
+                                m->n_layers, c->n_diff_ids);
+        st->layers = kiln_xcalloc(m->n_layers + 1, sizeof(*st->layers));
+        for (size_t i = 0; i < m->n_layers; i++) {
+                char *path = NULL;
+                r = kiln_store_layer_unpack(b->s, &m->layers[i], &c->diff_ids[i], &path, b->err);
+                if (r < 0)
+                        return r;
+                kiln_descriptor_copy(&st->layers[i].desc, &m->layers[i]);
+                st->layers[i].path = path;
+                st->layers[i].bl = -1;
+                st->n_layers++;
+        }
+        st->cfg = json_deep_copy(c->json);
+        /* what the base's ONBUILD triggers were for is not inherited */
+        json_t *cc = json_object_get(st->cfg, "config");
+        if (json_is_object(cc))
+                json_object_del(cc, "OnBuild");
+        else
+                json_object_set_new(st->cfg, "config", json_object());
+        json_t *rootfs = json_object_get(st->cfg, "rootfs");
+        if (!json_is_object(rootfs)) {
+                rootfs = json_object();
+                json_object_set_new(st->cfg, "rootfs", rootfs);
+        }
+        json_object_set_new(rootfs, "type", json_string("layers"));
+        if (!json_is_array(json_object_get(rootfs, "diff_ids")))
+                json_object_set_new(rootfs, "diff_ids", json_array());
+        if (c->config && json_array_size(json_object_get(c->config, "OnBuild")))
+                progress(b, "warning: ONBUILD triggers of %s are not run (not supported yet)\n", name);
+        return 0;
+}
+
+static void stage_scratch(struct bstage *st)
+{
+        st->cfg = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:[]}, s:[]}", "architecture", kiln_platform_arch(), "os",
+                            kiln_platform_os(), "config", "Env",
+                            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "rootfs", "type",
+                            "layers", "diff_ids", "history");
+}
+
+/* Start a stage from another (built) one: the same layers, a copy of its config. */
+static void stage_from_stage(struct bstage *st, const struct bstage *from)
+{
+        st->cfg = json_deep_copy(from->cfg);
+        st->layers = kiln_xcalloc(from->n_layers + 1, sizeof(*st->layers));
+        for (size_t i = 0; i < from->n_layers; i++) {
+                st->layers[i].bl = from->layers[i].bl;
+                if (from->layers[i].bl < 0)
+                        kiln_descriptor_copy(&st->layers[i].desc, &from->layers[i].desc);
+                st->layers[i].path = kiln_xstrdup(from->layers[i].path);
+        }
+        st->n_layers = from->n_layers;
+}
+
+/* An earlier stage named by name or index, or -1. */
+static int find_stage(struct build *b, const char *name, size_t before)
+{
+        for (size_t i = 0; i < before; i++)
+                if (b->df->stages[i].name && !strcasecmp(b->df->stages[i].name, name))
+                        return (int)i;
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(name, &end, 10);
+        if (*name && !*end && !errno && n < before)
+                return (int)n;
+        return -1;
+}
+
+static int build_stage(struct build *b, size_t idx);
+
+/* ---- metadata instructions ---- */
+
+static json_t *cfg_obj(struct bstage *st)
+{
+        return json_object_get(st->cfg, "config");
+}
+
+static json_t *strv_json(char *const *v)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; v && v[i]; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+static json_t *sub_object(json_t *c, const char *key)
+{
+        json_t *o = json_object_get(c, key);
+        if (!json_is_object(o)) {
+                o = json_object();
+                json_object_set_new(c, key, o);
+        }
+        return o;
+}
+
+static void env_set(struct bstage *st, const char *k, const char *v)
+{
+        json_t *c = cfg_obj(st);
+        json_t *env = json_object_get(c, "Env");
+        if (!json_is_array(env)) {
+                env = json_array();
+                json_object_set_new(c, "Env", env);
+        }
+        size_t nl = strlen(k), i;
+        json_t *e;
+        _cleanup_free_ char *kv = kiln_xasprintf("%s=%s", k, v);
+        json_array_foreach(env, i, e) {
+                const char *s = json_string_value(e);
+                if (s && !strncmp(s, k, nl) && s[nl] == '=') {
+                        json_array_set_new(env, i, json_string(kv));
+                        return;
+                }
+        }
+        json_array_append_new(env, json_string(kv));
+}
+
+/* SHELL of the stage, or ["/bin/sh","-c"] (caller frees) */
+static char **stage_shell(struct bstage *st)
+{
+        json_t *sh = json_object_get(cfg_obj(st), "Shell");
+        char **v = NULL;
+        size_t i;
+        json_t *e;
+        if (json_array_size(sh)) {
+                json_array_foreach(sh, i, e) kiln_strv_push(&v, json_string_value(e) ?: "");
+        } else {
+                kiln_strv_push(&v, "/bin/sh");
+                kiln_strv_push(&v, "-c");
+        }
+        return v;
+}
+
+/* Cmd/Entrypoint value: the argv, or SHELL + the string */
+static json_t *command_json(struct bstage *st, const struct kiln_df_instruction *in)
+{
+        if (!in->prepend_shell)
+                return strv_json(in->cmdline);
+        _cleanup_strv_free_ char **v = stage_shell(st);
+        kiln_strv_push(&v, in->cmdline && in->cmdline[0] ? in->cmdline[0] : "");
+        return strv_json(v);
+}
+
+static char *json_compact(json_t *j)
+{
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        return s ? s : kiln_xstrdup("");
+}
+
+/* "KEY k=v k2=v2" with the expanded values (history and progress) */
+static char *kv_text(const struct kiln_df_instruction *in)
+{
+        struct kiln_buf buf = KILN_BUF_INIT;
+        kiln_buf_puts(&buf, kiln_df_cmd_name(in->cmd));
+        for (size_t k = 0; k < in->n_kvs; k++)
+                kiln_buf_printf(&buf, " %s=%s", in->kvs[k].key, in->kvs[k].value);
+        return kiln_buf_steal(&buf);
+}
+
+static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
+{
+        json_t *c = cfg_obj(st);
+        _cleanup_free_ char *text = NULL;
+        switch (in->cmd) {
+        case KILN_DF_ENV:
+                for (size_t k = 0; k < in->n_kvs; k++)
+                        env_set(st, in->kvs[k].key, in->kvs[k].value);
+                text = kv_text(in);
+                break;
+        case KILN_DF_LABEL: {
+                json_t *l = sub_object(c, "Labels");
+                for (size_t k = 0; k < in->n_kvs; k++)
+                        json_object_set_new(l, in->kvs[k].key, json_string(in->kvs[k].value));
+                text = kv_text(in);
+                break;
+        }
+        case KILN_DF_USER:
+                json_object_set_new(c, "User", json_string(in->value));
+                break;
+        case KILN_DF_STOPSIGNAL:
+                json_object_set_new(c, "StopSignal", json_string(in->value));
+                break;
+        case KILN_DF_MAINTAINER:
+                json_object_set_new(st->cfg, "author", json_string(in->value));
+                break;
+        case KILN_DF_EXPOSE: {
+                json_t *p = sub_object(c, "ExposedPorts");
+                for (size_t k = 0; in->list && in->list[k]; k++) {
+                        _cleanup_free_ char *port = strchr(in->list[k], '/')
+                                                            ? kiln_xstrdup(in->list[k])
+                                                            : kiln_xasprintf("%s/tcp", in->list[k]);
+                        json_object_set_new(p, port, json_object());
+                }
+                break;
+        }
+        case KILN_DF_VOLUME: {
+                json_t *v = sub_object(c, "Volumes");
+                for (size_t k = 0; in->list && in->list[k]; k++)
+                        json_object_set_new(v, in->list[k], json_object());
+                break;
+        }
+        case KILN_DF_CMD:
+                json_object_set_new(c, "Cmd", command_json(st, in));
+                st->cmd_set = true;
+                break;
+        case KILN_DF_ENTRYPOINT:
+                if (in->cmdline)
+                        json_object_set_new(c, "Entrypoint", command_json(st, in));
+                else
+                        json_object_del(c, "Entrypoint");
+                if (!st->cmd_set)
+                        json_object_del(c, "Cmd");
+                break;
+        case KILN_DF_SHELL:
+                json_object_set_new(c, "Shell", strv_json(in->cmdline));
+                break;
+        case KILN_DF_ONBUILD: {
+                json_t *ob = json_object_get(c, "OnBuild");
+                if (!json_is_array(ob)) {
+                        ob = json_array();
+                        json_object_set_new(c, "OnBuild", ob);
+                }
+                json_array_append_new(ob, json_string(in->expression));
+                break;
+        }
+        case KILN_DF_HEALTHCHECK: {
+                const struct kiln_df_health *h = in->health;
+                json_t *hc = json_object();
+                json_object_set_new(hc, "Test", strv_json(h->test));
+                if (h->interval_ns)
+                        json_object_set_new(hc, "Interval", json_integer(h->interval_ns));
+                if (h->timeout_ns)
+                        json_object_set_new(hc, "Timeout", json_integer(h->timeout_ns));
+                if (h->start_period_ns)
+                        json_object_set_new(hc, "StartPeriod", json_integer(h->start_period_ns));
+                if (h->start_interval_ns)
+                        json_object_set_new(hc, "StartInterval", json_integer(h->start_interval_ns));
+                if (h->retries)
+                        json_object_set_new(hc, "Retries", json_integer(h->retries));
+                json_object_set_new(c, "Healthcheck", hc);
+                break;
+        }
+        default:
+                return kiln_err(b->err, -EINVAL, "internal: not a metadata instruction");
+        }
+        if (!text) {
+                /* the instruction as written after its keyword */
+                const char *o = in->original;
+                while (*o == ' ' || *o == '\t')
+                        o++;
+                o += strlen(in->keyword);
+                while (*o == ' ' || *o == '\t')
+                        o++;
+                if (in->cmd == KILN_DF_USER || in->cmd == KILN_DF_STOPSIGNAL)
+                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), in->value);
+                else if (in->cmd == KILN_DF_CMD || in->cmd == KILN_DF_ENTRYPOINT) {
+                        _cleanup_free_ char *j = json_compact(json_object_get(c, in->cmd == KILN_DF_CMD ? "Cmd" : "Entrypoint"));
+                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), j);
+                } else
+                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), o);
+        }
+        _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
+        history_add(st, by, true);
+        return 0;
+}
+
+/* ---- WORKDIR ---- */
+
+static int mkdir_in_root(int rootfd, const char *abs)
+{
+        if (!strcmp(abs, "/"))
+                return 0;
+        _cleanup_free_ char *p = kiln_xasprintf("%s/x", abs + 1);
+        const char *base;
+        int fd = kiln_fs_open_parent_in_root(rootfd, p, true, &base);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
+{
+        _cleanup_free_ char *wd = abs_in_stage(st, in->value);
+        json_object_set_new(cfg_obj(st), "WorkingDir", json_string(wd));
+        struct step sp;
+        int r = step_begin(b, st, &sp);
+        if (r >= 0) {
+                _cleanup_close_ int rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = rootfd < 0 ? -errno : mkdir_in_root(rootfd, wd);
+                if (r < 0)
+                        kiln_err(b->err, r, "%s: %s", wd, kiln_strerror(r));
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) WORKDIR %s", wd);
+                r = step_end(b, st, &sp, true, by);
+        }
+        step_done(&sp);
+        return r;
+}
+
+/* ---- RUN ---- */
+
+static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
+{
+        for (size_t k = 0; k < in->n_flags; k++)
+                if (strcmp(in->flags[k].name, "network"))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
+                                        in->flags[k].name);
+        if (in->n_heredocs)
+                return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN with a heredoc is not supported yet");
+        bool net_none = b->o->network_none;
+        const char *net = kiln_df_flag_value(in, "network");
+        if (net && !strcmp(net, "none"))
+                net_none = true;
+        else if (net && strcmp(net, "host") && strcmp(net, "default"))
+                return kiln_err(b->err, -EINVAL, "RUN --network=%s: expected none, host or default", net);
+
+        _cleanup_strv_free_ char **argv = NULL;
+        if (in->prepend_shell) {
+                argv = stage_shell(st);
+                kiln_strv_push(&argv, in->cmdline && in->cmdline[0] ? in->cmdline[0] : "");
+        } else {
+                for (size_t k = 0; in->cmdline && in->cmdline[k]; k++)
+                        kiln_strv_push(&argv, in->cmdline[k]);
+        }
+        if (!argv || !argv[0])
+                return kiln_err(b->err, -EINVAL, "RUN: no command specified");
+        struct kiln_buf by = KILN_BUF_INIT;
+        for (size_t k = 0; argv[k]; k++)
+                kiln_buf_printf(&by, "%s%s", k ? " " : "", argv[k]);
+        _cleanup_free_ char *created_by = kiln_buf_steal(&by);
+
+        /* the ARGs as environment, unless ENV sets the same name */
+        _cleanup_strv_free_ char **env = NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(st->args, key, v) {
+                if (json_is_string(v) && !env_get(st->cfg, key))
+                        kiln_strv_push_take(&env, kiln_xasprintf("%s=%s", key, json_string_value(v)));
+        }
+
+        struct step sp;
+        int r = step_begin(b, st, &sp);
+        if (r < 0) {
+                step_done(&sp);
+                return r;
+        }
+        const char *wd = json_string_value(json_object_get(cfg_obj(st), "WorkingDir"));
+        /* mount points the runtime makes in a rootfs that lacks them are
+         * not the RUN's changes */
+        static const char *const mps[] = { "proc", "dev", "sys" };
+        bool had[3];
+        {
+                _cleanup_close_ int rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                for (size_t k = 0; k < 3; k++) {
+                        struct stat sb;
+                        had[k] = rootfd >= 0 && fstatat(rootfd, mps[k], &sb, AT_SYMLINK_NOFOLLOW) == 0;
+                }
+                if (rootfd >= 0 && wd && *wd)
+                        mkdir_in_root(rootfd, wd);
+        }
+        char id[40];
+        snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), b->step);
+        char *const none_ep[] = { (char *)"", NULL };
+        struct kiln_run_opts ro = {
+                .id = id,
+                .env = env,
+                .workdir = wd && *wd ? wd : "/",
+                .user = json_string_value(json_object_get(cfg_obj(st), "User")),
+                .entrypoint = none_ep,
+                .cmd = argv,
+                .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
+        };
+        if (ro.user && !*ro.user)
+                ro.user = NULL;
+        json_t *spec = NULL;
+        int status = 0;
+        r = kiln_spec_generate(cfg_obj(st), &ro, sp.merged, &spec, b->err);
+        if (r >= 0) {
+                size_t slen;
+                _cleanup_free_ char *text = kiln_json_dump(spec, &slen);
+                json_decref(spec);
+                _cleanup_close_ int bfd = open(sp.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = bfd < 0 ? -errno : kiln_fs_write_replace(bfd, "config.json", text, slen, 0600);
+                if (r < 0)
+                        kiln_err(b->err, r, "write config.json: %s", kiln_strerror(r));
+        }
+        if (r >= 0) {
+                _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int out = b->o->progress_fd >= 0 ? b->o->progress_fd : devnull;
+                struct kiln_rt_create_opts co = KILN_RT_CREATE_OPTS_INIT;
+                co.bundle = sp.dir;
+                co.stdin_fd = devnull;
+                co.stdout_fd = out;
+                co.stderr_fd = out;
+                kiln_rt_delete(b->state_root, id, true, NULL);
+                kiln_store_db_suspend(b->s);
+                r = kiln_rt_run(b->state_root, id, &co, false, &status, b->err);
+                int r2 = kiln_store_db_resume(b->s, r < 0 ? NULL : b->err);
+                kiln_rt_delete(b->state_root, id, true, NULL);
+                if (r >= 0)
+                        r = r2;
+        }
+        if (r >= 0 && status != 0)
+                r = kiln_err(b->err, -KILN_EFORMAT, "process \"%s\" did not complete successfully: exit code: %d",
+                             created_by, status);
+        if (r >= 0) {
+                for (size_t k = 0; k < 3; k++) {
+                        if (had[k])
+                                continue;
+                        _cleanup_close_ int ufd = open(sp.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (ufd >= 0)
+                                unlinkat(ufd, mps[k], AT_REMOVEDIR); /* only when empty */
+                }
+                r = step_end(b, st, &sp, false, created_by);
+        }
+        step_done(&sp);
+        return r;
+}
+
+/* ---- COPY / ADD ---- */
+
+/* name or number in /etc/passwd or /etc/group of the rootfs: field 2 (and 3) */
+static int lookup_id(int rootfd, const char *file, const char *name, uint32_t *ret_id, uint32_t *ret_gid)
+{
+        _cleanup_close_ int fd = kiln_fs_open_in_root(rootfd, file, O_RDONLY, 0);
+        if (fd < 0)
+                return -ENOENT;
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (kiln_fs_read_fd(fd, 4 << 20, &data, &len) < 0)
+                return -EIO;
+        char *save = NULL;
+        for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[4] = { 0 };
+                char *p = line;
+                for (int i = 0; i < 4 && p; i++) {
+                        f[i] = p;
+                        p = strchr(p, ':');
+                        if (p)
+                                *p++ = 0;
+                }
+                if (f[0] && f[2] && !strcmp(f[0], name)) {
+                        *ret_id = (uint32_t)strtoul(f[2], NULL, 10);
+                        if (ret_gid)
+                                *ret_gid = f[3] ? (uint32_t)strtoul(f[3], NULL, 10) : *ret_id;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static bool is_number(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+static int parse_chown(struct build *b, int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid)
+{
+        _cleanup_free_ char *u = kiln_xstrdup(spec);
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        uint32_t uid = 0, gid = 0;
+        if (is_number(u)) {
+                uid = gid = (uint32_t)strtoul(u, NULL, 10);
+        } else if (lookup_id(rootfd, "/etc/passwd", u, &uid, &gid) < 0) {
+                return kiln_err(b->err, -KILN_ENOTFOUND, "--chown=%s: unable to find user %s", spec, u);
+        }
+        if (g) {
+                if (is_number(g))
+                        gid = (uint32_t)strtoul(g, NULL, 10);
+                else if (lookup_id(rootfd, "/etc/group", g, &gid, NULL) < 0)
+                        return kiln_err(b->err, -KILN_ENOTFOUND, "--chown=%s: unable to find group %s", spec, g);
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
+        return 0;
+}
+
+struct skip_ctx {
+        struct kiln_buildctx *ctx;
+        const char *base; /* canonical context path of the source */
+};
+
+static bool ctx_skip(void *ud, const char *rel, bool is_dir)
+{
+        struct skip_ctx *sc = ud;
+        _cleanup_free_ char *full = strcmp(sc->base, ".") ? kiln_xasprintf("%s/%s", sc->base, rel) : kiln_xstrdup(rel);
+        return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
+}
+
+static bool is_archive_name(const char *p)
+{
+        static const char *const ext[] = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+                                           ".tar.zst", ".tzst" };
+        for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+                if (kiln_endswith(p, ext[i]))
+                        return true;
+        return false;
+}
+
+/* Copy one source object to dest (absolute, cleaned) in the rootfs. */
+static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, const char *dest, bool dest_dir,
+                    struct kiln_copy_opts *co)
+{
+        struct stat st;
+        if (fstat(sfd, &st) < 0)
+                return kiln_err(b->err, -errno, "%s: %s", shown, strerror(errno));
+        int r;
+        if (S_ISDIR(st.st_mode)) {
+                /* a directory's contents go into dest */
+                if (!strcmp(dest, "/"))
+                        return kiln_copy_tree_at(sfd, &st, true, rootfd, ".", co, NULL, b->err);
+                const char *base;
+                int pfd = kiln_fs_open_parent_in_root(rootfd, dest + 1, true, &base);
+                if (pfd < 0)
+                        return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
+                r = kiln_copy_tree_at(sfd, &st, true, pfd, base, co, NULL, b->err);
+                close(pfd);
+                return r;
+        }
+        const char *sbase = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+        if (!dest_dir && strcmp(dest, "/")) {
+                _cleanup_close_ int dfd = kiln_fs_open_in_root(rootfd, dest + 1, O_RDONLY | O_DIRECTORY, 0);
+                dest_dir = dfd >= 0;
+        }
+        _cleanup_free_ char *target = dest_dir || !strcmp(dest, "/")
+                                              ? kiln_xasprintf("%s/%s", strcmp(dest, "/") ? dest + 1 : "", sbase)
+                                              : kiln_xstrdup(dest + 1);
+        const char *t = target[0] == '/' ? target + 1 : target;
+        const char *base;
+        int pfd = kiln_fs_open_parent_in_root(rootfd, t, true, &base);
+        if (pfd < 0)
+                return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
+        r = kiln_copy_tree_at(sfd, &st, false, pfd, base, co, NULL, b->err);
+        close(pfd);
+        return r;
+}
+
+static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t stage_idx)
+{
+        bool add = in->cmd == KILN_DF_ADD;
+        const char *cmd = add ? "ADD" : "COPY";
+        for (size_t k = 0; k < in->n_flags; k++) {
+                const char *f = in->flags[k].name;
+                if (strcmp(f, "from") && strcmp(f, "chown") && strcmp(f, "chmod") && strcmp(f, "link"))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s --%s is not supported yet", cmd, f);
+        }
+        if (in->n_inline_sources || in->n_heredocs)
+                return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s with a heredoc is not supported yet", cmd);
+        const char *from = kiln_df_flag_value(in, "from");
+        for (size_t k = 0; in->sources && in->sources[k]; k++) {
+                const char *src = in->sources[k];
+                if (add && (strstr(src, "://") || kiln_startswith(src, "git@")))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "ADD %s: sources from URLs are not supported yet",
+                                        src);
+                if (add && is_archive_name(src))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED,
+                                        "ADD %s: extracting archives is not supported yet (use COPY to copy it as a file)",
+                                        src);
+        }
+        mode_t mode = 0;
+        const char *chmod_s = kiln_df_flag_value(in, "chmod");
+        if (chmod_s) {
+                char *end;
+                unsigned long m = strtoul(chmod_s, &end, 8);
+                if (!*chmod_s || *end || m > 07777)
+                        return kiln_err(b->err, -EINVAL, "--chmod=%s: only octal modes are supported yet", chmod_s);
+                mode = (mode_t)m;
+        }
+        const char *destraw = in->dest;
+        bool dest_dir = kiln_endswith(destraw, "/") || !strcmp(destraw, ".") || kiln_endswith(destraw, "/.");
+        _cleanup_free_ char *dest = abs_in_stage(st, destraw);
+
+        /* the source tree: the context or a stage / image mounted read-only */
+        struct bstage tmpst = { 0 };
+        struct bstage *fromst = NULL;
+        _cleanup_free_ char *vpath = NULL;
+        bool vm = false;
+        _cleanup_close_ int srcroot = -1;
+        int r = 0;
+        if (from) {
+                int j = find_stage(b, from, stage_idx);
+                if (j >= 0) {
+                        r = build_stage(b, (size_t)j);
+                        fromst = &b->stages[j];
+                } else {
+                        r = stage_from_image(b, &tmpst, from);
+                        fromst = &tmpst;
+                }
+                if (r >= 0)
+                        r = view_mount(b, fromst, &vpath, &vm);
+                if (r >= 0) {
+                        srcroot = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (srcroot < 0)
+                                r = kiln_err(b->err, -errno, "%s: %s", vpath, strerror(errno));
+                }
+                if (r < 0)
+                        goto out;
+        }
+
+        /* the sources: every match, with its fd */
+        char **paths = NULL;
+        size_t n = 0;
+        for (size_t k = 0; r >= 0 && in->sources && in->sources[k]; k++) {
+                if (from) {
+                        if (kiln_buildctx_has_wildcards(in->sources[k])) {
+                                r = kiln_err(b->err, -KILN_EUNSUPPORTED,
+                                             "%s --from with wildcards is not supported yet", cmd);
+                                break;
+                        }
+                        kiln_strv_push(&paths, in->sources[k]);
+                        n++;
+                        continue;
+                }
+                char **m = NULL;
+                int c = kiln_buildctx_glob(b->ctx, in->sources[k], 0, &m, b->err);
+                if (c < 0) {
+                        r = c;
+                        break;
+                }
+                for (size_t i = 0; m[i]; i++, n++)
+                        kiln_strv_push(&paths, m[i]);
+                kiln_strv_free(m);
+        }
+        if (r >= 0 && n > 1 && !dest_dir)
+                r = kiln_err(b->err, -EINVAL,
+                             "When using %s with more than one source file, the destination must be a directory and end with a /",
+                             cmd);
+        struct step sp = { 0 };
+        if (r >= 0)
+                r = step_begin(b, st, &sp);
+        _cleanup_close_ int rootfd = -1;
+        if (r >= 0) {
+                rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        r = kiln_err(b->err, -errno, "%s: %s", sp.merged, strerror(errno));
+        }
+        struct kiln_copy_opts co = { .mode = mode };
+        const char *chown_s = kiln_df_flag_value(in, "chown");
+        if (r >= 0 && chown_s)
+                r = parse_chown(b, rootfd, chown_s, &co.uid, &co.gid);
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                _cleanup_close_ int sfd = -1;
+                _cleanup_free_ char *canon = NULL;
+                struct skip_ctx sc = { b->ctx, NULL };
+                if (from) {
+                        const char *p = paths[k];
+                        while (*p == '/')
+                                p++;
+                        sfd = *p ? kiln_fs_open_in_root(srcroot, p, O_PATH, 0) : dup(srcroot);
+                        if (sfd < 0) {
+                                r = kiln_err(b->err, sfd < 0 ? sfd : -errno, "%s: not found in %s", paths[k], from);
+                                break;
+                        }
+                        co.skip = NULL;
+                } else {
+                        r = kiln_buildctx_resolve(b->ctx, paths[k], 0, &sfd, &canon, b->err);
+                        if (r < 0)
+                                break;
+                        sc.base = canon;
+                        co.skip = ctx_skip;
+                        co.ud = &sc;
+                }
+                r = copy_one(b, rootfd, sfd, paths[k], dest, dest_dir, &co);
+        }
+        if (rootfd >= 0)
+                close(TAKE_FD(rootfd));
+        if (r >= 0) {
+                /* history as docker's builder writes it: file:/dir:/multi: and
+                 * a content hash of the context sources */
+                _cleanup_free_ char *what = NULL;
+                if (from) {
+                        struct kiln_buf wb = KILN_BUF_INIT;
+                        kiln_buf_printf(&wb, "--from=%s", from);
+                        for (size_t k = 0; k < n; k++)
+                                kiln_buf_printf(&wb, " %s", paths[k]);
+                        what = kiln_buf_steal(&wb);
+                } else {
+                        char h[KILN_BUILDCTX_HASH_MAX];
+                        if (kiln_buildctx_hash(b->ctx, paths, h, NULL) < 0)
+                                snprintf(h, sizeof(h), "sha256:unknown");
+                        const char *hex = strchr(h, ':') ? strchr(h, ':') + 1 : h;
+                        const char *kind = "multi";
+                        if (n == 1) {
+                                _cleanup_close_ int fd = -1;
+                                struct stat sb;
+                                kind = "file";
+                                if (kiln_buildctx_resolve(b->ctx, paths[0], 0, &fd, NULL, NULL) >= 0 && fstat(fd, &sb) == 0 &&
+                                    S_ISDIR(sb.st_mode))
+                                        kind = "dir";
+                        }
+                        what = kiln_xasprintf("%s:%s", kind, hex);
+                }
+                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, dest);
+                r = step_end(b, st, &sp, false, by);
+        }
+        step_done(&sp);
+        kiln_strv_free(paths);
+out:
+        if (vpath)
+                view_unmount(TAKE_PTR(vpath), vm);
+        stage_clear(&tmpst);
+        return r;
+}
+
+/* ---- the stage loop ---- */
+
+static int build_stage(struct build *b, size_t idx)
+{
+        struct bstage *st = &b->stages[idx];
+        if (st->done)
+                return 0;
+        if (st->busy)
+                return kiln_err(b->err, -EINVAL, "stage %zu depends on itself", idx);
+        st->busy = true;
+        const struct kiln_df_stage *ds = &b->df->stages[idx];
+        struct kiln_df_instruction *fromin = &b->df->instructions[ds->from];
+        int r = kiln_df_expand(fromin, b->df->escape, fname(b), meta_lookup, b->meta_args, b->err);
+        if (r < 0)
+                return r;
+        const char *platform = kiln_df_flag_value(fromin, "platform");
+        if (platform) {
+                _cleanup_free_ char *host = kiln_xasprintf("%s/%s", kiln_platform_os(), kiln_platform_arch());
+                if (strcmp(platform, host) && !kiln_startswith(platform, host))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s:%u: FROM --platform=%s: only the host platform (%s) is supported",
+                                        fname(b), fromin->start_line, platform, host);
+        }
+        size_t total = ds->count + 1;
+        b->step++;
+        progress(b, "#%u [%s 1/%zu] FROM %s\n", b->step, st->label, total, fromin->base);
+        int j = find_stage(b, fromin->base, idx);
+        if (j >= 0) {
+                r = build_stage(b, (size_t)j);
+                if (r < 0)
+                        return r;
+                stage_from_stage(st, &b->stages[j]);
+        } else if (!strcasecmp(fromin->base, "scratch")) {
+                stage_scratch(st);
+        } else {
+                r = stage_from_image(b, st, fromin->base);
+                if (r < 0)
+                        return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
+        }
+        st->args = json_object();
+        for (size_t i = ds->first; i < ds->first + ds->count; i++) {
+                struct kiln_df_instruction *in = &b->df->instructions[i];
+                r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
+                if (r < 0)
+                        return r;
+                b->step++;
+                progress(b, "#%u [%s %zu/%zu] %s\n", b->step, st->label, i - ds->first + 2, total, in->original);
+                switch (in->cmd) {
+                case KILN_DF_ARG:
+                        declare_args(b, in, st->args, false);
+                        r = 0;
+                        break;
+                case KILN_DF_RUN:
+                        r = do_run(b, st, in);
+                        break;
+                case KILN_DF_COPY:
+                case KILN_DF_ADD:
+                        r = do_copy(b, st, in, idx);
+                        break;
+                case KILN_DF_WORKDIR:
+                        r = do_workdir(b, st, in);
+                        break;
+                case KILN_DF_FROM:
+                        r = kiln_err(b->err, -EINVAL, "internal: FROM inside a stage");
+                        break;
+                default:
+                        r = do_metadata(b, st, in);
+                        break;
+                }
+                if (r < 0)
+                        return in_fail(b, in, r);
+        }
+        st->busy = false;
+        st->done = true;
+        return 0;
+}
+
+/* ---- the result ---- */
+
+static int store_result(struct build *b, struct bstage *st, char **ret_id)
+{
+        json_t *cfg = st->cfg;
+        char created[64];
+        now_rfc3339(created, sizeof(created));
+        json_object_set_new(cfg, "created", json_string(created));
+        if (!json_is_string(json_object_get(cfg, "architecture")))
+                json_object_set_new(cfg, "architecture", json_string(kiln_platform_arch()));
+        if (!json_is_string(json_object_get(cfg, "os")))
+                json_object_set_new(cfg, "os", json_string(kiln_platform_os()));
+        for (size_t k = 0; b->o->labels && b->o->labels[k]; k++) {
+                _cleanup_free_ char *kv = kiln_xstrdup(b->o->labels[k]);
+                char *eq = strchr(kv, '=');
+                if (eq)
+                        *eq++ = 0;
+                json_object_set_new(sub_object(cfg_obj(st), "Labels"), kv, json_string(eq ? eq : ""));
+        }
+        struct kiln_descriptor *descs = kiln_xcalloc(st->n_layers + 1, sizeof(*descs));
+        int r = 0;
+        for (size_t i = 0; i < st->n_layers; i++) {
+                struct slayer *l = &st->layers[i];
+                if (l->bl < 0) {
+                        descs[i] = l->desc; /* shallow */
+                        continue;
+                }
+                struct blayer *bl = &b->bl[l->bl];
+                if (!bl->committed) {
+                        r = kiln_blob_writer_commit_known(bl->w, &bl->info.digest, b->err);
+                        bl->w = NULL;
+                        bl->committed = true;
+                        if (r >= 0)
+                                r = kiln_store_layer_record(b->s, &bl->info.digest, &bl->info.diff_id,
+                                                            bl->info.uncompressed_size, b->err);
+                        if (r < 0)
+                                break;
+                }
+                descs[i] = (struct kiln_descriptor){
+                        .media_type = (char *)kiln_compression_media_type(bl->info.compression),
+                        .digest = bl->info.digest,
+                        .size = bl->info.size,
+                };
+        }
+        _cleanup_free_ char *craw = NULL, *mraw = NULL;
+        struct kiln_descriptor cdesc = { .media_type = (char *)KILN_MT_OCI_CONFIG };
+        if (r >= 0) {
+                size_t clen;
+                craw = kiln_json_dump(cfg, &clen);
+                cdesc.size = (int64_t)clen;
+                r = kiln_store_blob_put(b->s, craw, clen, &cdesc.digest, b->err);
+        }
+        size_t mlen = 0;
+        if (r >= 0) {
+                r = kiln_manifest_build(&cdesc, descs, st->n_layers, NULL, &mraw, &mlen);
+                if (r < 0)
+                        kiln_err(b->err, r, "build manifest: %s", kiln_strerror(r));
+        }
+        free(descs);
+        struct kiln_digest md;
+        if (r >= 0)
+                r = kiln_store_blob_put(b->s, mraw, mlen, &md, b->err);
+        if (r >= 0)
+                r = kiln_store_image_add(b->s, &md, b->o->tags, b->o->n_tags, NULL, b->err);
+        if (r >= 0)
+                *ret_id = kiln_xstrdup(cdesc.digest.str);
+        return r;
+}
+
+int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dockerfile *df,
+               const struct kiln_build_opts *o, char **ret_id, struct kiln_error *err)
+{
+        if (!df->n_stages)
+                return kiln_err(err, -EINVAL, "%s: no FROM instruction", df->filename ? df->filename : "Dockerfile");
+        struct build b = { .s = s, .ctx = ctx, .df = df, .o = o, .err = err };
+        int r = 0;
+        b.build_args = json_object();
+        for (size_t k = 0; o->build_args && o->build_args[k]; k++) {
+                _cleanup_free_ char *kv = kiln_xstrdup(o->build_args[k]);
+                char *eq = strchr(kv, '=');
+                if (eq)
+                        *eq++ = 0;
+                json_object_set_new(b.build_args, kv, json_string(eq ? eq : ""));
+        }
+        b.meta_args = json_object();
+        for (size_t i = 0; r >= 0 && i < df->n_meta_args; i++) {
+                struct kiln_df_instruction *in = &df->instructions[i];
+                r = kiln_df_expand(in, df->escape, fname(&b), meta_lookup, b.meta_args, err);
+                if (r >= 0)
+                        declare_args(&b, in, b.meta_args, true);
+        }
+        size_t target = df->n_stages - 1;
+        if (r >= 0 && o->target) {
+                int t = find_stage(&b, o->target, df->n_stages);
+                if (t < 0 || is_number(o->target))
+                        r = kiln_err(err, -KILN_ENOTFOUND, "target stage \"%s\" could not be found", o->target);
+                else
+                        target = (size_t)t;
+        }
+        b.stages = kiln_xcalloc(df->n_stages, sizeof(*b.stages));
+        char **labels = kiln_xcalloc(df->n_stages, sizeof(char *));
+        for (size_t i = 0; i < df->n_stages; i++) {
+                labels[i] = df->stages[i].name ? kiln_xstrdup(df->stages[i].name) : kiln_xasprintf("stage-%zu", i);
+                b.stages[i].label = labels[i];
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *tdir = kiln_xasprintf("%s/tmp", kiln_store_root(s));
+                mkdir(tdir, 0700);
+                b.tmp = kiln_xasprintf("%s/build-XXXXXX", tdir);
+                if (!mkdtemp(b.tmp)) {
+                        r = kiln_err(err, -errno, "build: %s: %s", b.tmp, strerror(errno));
+                        free(b.tmp);
+                        b.tmp = NULL;
+                }
+        }
+        if (r >= 0) {
+                b.empty = new_dir(&b, "empty");
+                if (!b.empty)
+                        r = kiln_err(err, -errno, "build: mkdir: %s", strerror(errno));
+        }
+        b.state_root = kiln_container_state_root();
+        if (r >= 0)
+                r = build_stage(&b, target);
+        if (r >= 0)
+                r = store_result(&b, &b.stages[target], ret_id);
+
+        for (size_t i = 0; i < df->n_stages; i++) {
+                stage_clear(&b.stages[i]);
+                free(labels[i]);
+        }
+        free(labels);
+        free(b.stages);
+        for (size_t i = 0; i < b.n_bl; i++) {
+                if (b.bl[i].w)
+                        kiln_blob_writer_abort(b.bl[i].w);
+                free(b.bl[i].dir);
+        }
+        free(b.bl);
+        if (b.tmp)
+                kiln_fs_rm_rf_at(AT_FDCWD, b.tmp);
+        free(b.tmp);
+        free(b.empty);
+        free(b.state_root);
+        json_decref(b.meta_args);
+        json_decref(b.build_args);
+        return r;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# kiln build: the executor (no cache yet).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+	setup_store
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	export KILN_RUNTIME_ROOT="$BATS_TEST_TMPDIR/rt"
+	import_busybox bb:1 >/dev/null
+	CTX="$BATS_TEST_TMPDIR/ctx"
+	mkdir -p "$CTX/sub"
+	echo hello > "$CTX/a.txt"
+	echo nested > "$CTX/sub/s.txt"
+}
+
+teardown() {
+	remove_containers
+}
+
+cfg() {
+	kiln inspect --format "{{json .Config.$1}}" "$2"
+}
+
+@test "build: metadata instructions end up in the config and history" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ENV A=b C="d e"
+LABEL k=v other="x y"
+WORKDIR /app
+WORKDIR sub
+USER nobody
+EXPOSE 80 53/udp
+VOLUME /data
+STOPSIGNAL SIGINT
+ENTRYPOINT ["echo"]
+CMD ["hi"]
+EOF2
+	run -0 kiln build -q -t meta:1 "$CTX"
+	[[ "$output" == sha256:* ]]
+	[ "$(cfg Env meta:1)" = '["A=b","C=d e"]' ] || [[ "$(cfg Env meta:1)" == *'"A=b","C=d e"'* ]]
+	[ "$(cfg Labels meta:1)" = '{"k":"v","other":"x y"}' ]
+	[ "$(cfg WorkingDir meta:1)" = '"/app/sub"' ]
+	[ "$(cfg User meta:1)" = '"nobody"' ]
+	[ "$(cfg ExposedPorts meta:1)" = '{"53/udp":{},"80/tcp":{}}' ]
+	[ "$(cfg Volumes meta:1)" = '{"/data":{}}' ]
+	[ "$(cfg StopSignal meta:1)" = '"SIGINT"' ]
+	[ "$(cfg Entrypoint meta:1)" = '["echo"]' ]
+	[ "$(cfg Cmd meta:1)" = '["hi"]' ]
+	run -0 kiln history --no-trunc meta:1
+	[[ "$output" == *'/bin/sh -c #(nop) ENV A=b C=d e'* ]]
+	[[ "$output" == *'/bin/sh -c #(nop) WORKDIR /app/sub'* ]]
+	run -0 kiln run --rm meta:1
+	[ "$output" = hi ]
+	run -0 kiln run --rm --entrypoint pwd meta:1
+	[ "$output" = /app/sub ]
+}
+
+@test "build: ENTRYPOINT resets an inherited CMD, SHELL and shell-form CMD" {
+	printf 'FROM bb:1\nCMD ["base"]\n' > "$CTX/Dockerfile"
+	kiln build -q -t base:1 "$CTX"
+	printf 'FROM base:1\nENTRYPOINT ["ls"]\n' > "$CTX/Dockerfile"
+	kiln build -q -t child:1 "$CTX"
+	[ "$(cfg Cmd child:1)" = null ]
+	printf 'FROM bb:1\nSHELL ["/bin/sh","-ec"]\nCMD echo $0\n' > "$CTX/Dockerfile"
+	kiln build -q -t sh:1 "$CTX"
+	[ "$(cfg Cmd sh:1)" = '["/bin/sh","-ec","echo $0"]' ]
+}
+
+@test "build: RUN sees ENV and ARG, runs as USER in WORKDIR, its changes are a layer" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+ARG WHO=world
+FROM bb:1
+ARG WHO
+ARG OTHER=dflt
+ENV E=env
+WORKDIR /w
+RUN echo "$WHO $OTHER $E $(pwd)" > /w/out && rm /bin/vi
+RUN ["/bin/sh", "-c", "id -u > /w/uid"]
+USER 1000
+RUN id -u > /tmp/uid2
+EOF2
+	run -0 kiln build -q --build-arg OTHER=given -t run:1 "$CTX"
+	run -0 kiln run --rm run:1 cat /w/out /w/uid /tmp/uid2
+	[ "${lines[0]}" = "world given env /w" ]
+	[ "${lines[1]}" = 0 ]
+	[ "${lines[2]}" = 1000 ]
+	run kiln run --rm run:1 ls /bin/vi
+	[ "$status" -ne 0 ]
+	run -0 kiln history --no-trunc run:1
+	[[ "$output" == *'/bin/sh -c echo "$WHO $OTHER $E $(pwd)" > /w/out && rm /bin/vi'* ]]
+}
+
+@test "build: FROM scratch with COPY (files, directories, wildcards, --chown, --chmod)" {
+	echo x > "$CTX/one.conf"
+	echo y > "$CTX/two.conf"
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM scratch
+COPY a.txt /a.txt
+COPY sub /dir/
+COPY *.conf /etc/
+COPY --chown=5:6 --chmod=640 a.txt /owned
+COPY --from=bb:1 /bin/busybox /bin/busybox
+EOF2
+	run -0 kiln build -q -t scr:1 "$CTX"
+	run -0 kiln run --rm --entrypoint /bin/busybox scr:1 sh -c \
+		'/bin/busybox cat /a.txt /dir/s.txt /etc/one.conf /etc/two.conf; /bin/busybox stat -c "%u:%g %a" /owned'
+	[ "${lines[0]}" = hello ]
+	[ "${lines[1]}" = nested ]
+	[ "${lines[2]}" = x ]
+	[ "${lines[3]}" = y ]
+	[ "${lines[4]}" = "5:6 640" ]
+}
+
+@test "build: multi-stage with COPY --from, --target, -t twice, --iidfile, --label" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1 AS builder
+RUN mkdir /out && echo built > /out/result
+FROM bb:1 AS unused
+RUN exit 3
+FROM bb:1
+COPY --from=builder /out/result /result
+COPY --from=0 /out /also
+EOF2
+	run -0 kiln build -q -t ms:1 -t ms:2 --label built.by=kiln --iidfile "$BATS_TEST_TMPDIR/iid" "$CTX"
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/iid")" ]
+	[ "$(kiln inspect --format '{{.Id}}' ms:2)" = "$output" ]
+	[ "$(cfg Labels ms:1)" = '{"built.by":"kiln"}' ]
+	run -0 kiln run --rm ms:1 cat /result /also/result
+	[ "$output" = "built
+built" ]
+	run -0 kiln build -q --target builder -t ms:b "$CTX"
+	run -0 kiln run --rm ms:b cat /out/result
+	run ! kiln build -q --target nope "$CTX"
+	[[ "$output" == *'target stage "nope" could not be found'* ]]
+}
+
+@test "build: a failing RUN names the line and exit code, stores nothing" {
+	kiln run --rm bb:1 true   # base layers unpacked (a cache, as kiln run does)
+	printf 'FROM bb:1\nRUN echo one > /x\nRUN exit 7\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -t fail:1 "$CTX"
+	[[ "${lines[-1]}" == *'Dockerfile:3: RUN exit 7: process "/bin/sh -c exit 7" did not complete successfully: exit code: 7' ]]
+	[ "$(store_state)" = "$before" ]
+	run ! kiln inspect fail:1
+}
+
+@test "build: a COPY source outside the context or missing is an error" {
+	ln -s /etc/passwd "$CTX/out"
+	printf 'FROM bb:1\nCOPY ../etc/passwd /x\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q -t bad:1 "$CTX"
+	[[ "$output" == *'Dockerfile:2: COPY ../etc/passwd /x:'*'outside the build context'* ]]
+	printf 'FROM bb:1\nCOPY missing /x\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q -t bad:1 "$CTX"
+	[[ "$output" == *'Dockerfile:2: COPY missing /x:'* ]]
+	run ! kiln inspect bad:1
+}
+
+@test "build: .dockerignore applies to COPY of a directory" {
+	printf 'sub/s.txt\n' > "$CTX/.dockerignore"
+	echo keep > "$CTX/sub/k.txt"
+	printf 'FROM bb:1\nCOPY . /c/\n' > "$CTX/Dockerfile"
+	run -0 kiln build -q -t ign:1 "$CTX"
+	run -0 kiln run --rm ign:1 ls /c/sub
+	[ "$output" = k.txt ]
+}
+
+@test "build: not-yet-supported features fail with one clear line" {
+	printf 'FROM bb:1\nADD http://127.0.0.1:1/x /x\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'not supported yet'* ]]
+	printf 'FROM bb:1\nRUN --mount=type=cache,target=/c true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'RUN --mount is not supported yet'* ]]
+}
+
+@test "build: the context as a tar on stdin" {
+	printf 'FROM bb:1\nCOPY a.txt /a\n' > "$CTX/Dockerfile"
+	run -0 bash -c "tar -C '$CTX' -c . | '$KILN' build -q -t tar:1 -"
+	run -0 kiln run --rm tar:1 cat /a
+	[ "$output" = hello ]
+}
