@@ -989,6 +989,8 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         _cleanup_free_ char *vpath = NULL;
         bool vm = false;
         _cleanup_close_ int srcroot = -1;
+        /* declared before any goto: clang refuses a jump over a cleanup */
+        _cleanup_close_ int rootfd = -1;
         int r = 0;
         if (from) {
                 int j = find_stage(b, from, stage_idx);
@@ -1041,7 +1043,6 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         struct step sp = { 0 };
         if (r >= 0)
                 r = step_begin(b, st, &sp);
-        _cleanup_close_ int rootfd = -1;
         if (r >= 0) {
                 rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
