@@ -179,7 +179,7 @@ built" ]
 	[ "$output" = hello ]
 }
 
-# ---- RUN --mount ----
+# ---- RUN --mount and --network ----
 
 @test "build: RUN --mount=type=cache persists across builds, stays out of the layer" {
 	cat > "$CTX/Dockerfile" <<'EOF'
@@ -286,6 +286,26 @@ EOF
 	printf 'FROM bb:1\nRUN --mount=type=ssh true\n' > "$CTX/Dockerfile"
 	run -1 kiln build -q "$CTX"
 	[[ "$output" == *'Dockerfile:2: '*'type=ssh is not supported yet'* ]]
+}
+
+@test "build: RUN --network=none has only loopback, host shares the host's" {
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --network=none readlink /proc/self/ns/net > /none && ls /sys/class/net > /ifs && cat /sys/class/net/lo/operstate > /lo
+RUN --network=host readlink /proc/self/ns/net > /host
+RUN --network=default readlink /proc/self/ns/net > /default
+EOF
+	run -0 kiln build -q -t net:1 "$CTX"
+	hostns=$(readlink /proc/self/ns/net)
+	run -0 --separate-stderr kiln run --rm net:1 cat /none /ifs /host /default /lo
+	[ "${lines[0]}" != "$hostns" ]
+	[ "${lines[1]}" = lo ]
+	[ "${lines[2]}" = "$hostns" ]
+	[ "${lines[3]}" = "$hostns" ]
+	[ "${lines[4]}" != down ]
+	printf 'FROM bb:1\nRUN --network=bridge true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: '*'expected none, host or default'* ]]
 }
 
 @test "build: RUN --mount leaves no mount points in the layer (the empty tar's diff_id)" {
