@@ -22,10 +22,11 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "quiet", no_argument, NULL, 'q' },
                 { "label", required_argument, NULL, 'l' },
                 { "network", required_argument, NULL, 'N' },
+                { "secret", required_argument, NULL, 'S' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
-        _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL;
+        _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
         bool quiet = false, net_none = false;
         int c, ex;
@@ -63,6 +64,11 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'l':
                         kiln_strv_push(&labels, optarg);
+                        break;
+                case 'S':
+                        if (!strstr(optarg, "id="))
+                                return cli_usage_error("build", "--secret %s: expected id=NAME[,src=FILE|,env=VAR]", optarg);
+                        kiln_strv_push(&secrets, optarg);
                         break;
                 case 'N':
                         if (!strcmp(optarg, "none"))
@@ -144,6 +150,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .labels = labels,
                 .target = target,
                 .network_none = net_none,
+                .secrets = secrets,
                 .progress_fd = quiet ? -1 : STDERR_FILENO,
         };
         _cleanup_free_ char *id = NULL;

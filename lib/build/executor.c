@@ -21,6 +21,7 @@
 #include "kiln/image.h"
 #include "kiln/layer.h"
 #include "kiln/runtime.h"
+#include "runmount.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -705,10 +706,37 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
 
 /* ---- RUN ---- */
 
+/* RUN --mount from=: a stage (built first) or an image, mounted read-only */
+struct run_from {
+        struct build *b;
+        size_t stage_idx;
+};
+
+static int run_from_root(void *ud, const char *from, char **ret_path, bool *ret_mounted, struct kiln_error *err)
+{
+        struct run_from *rf = ud;
+        struct build *b = rf->b;
+        (void)err; /* b->err is the same */
+        struct bstage tmpst = { 0 };
+        struct bstage *fromst;
+        int r, j = find_stage(b, from, rf->stage_idx);
+        if (j >= 0) {
+                r = build_stage(b, (size_t)j);
+                fromst = &b->stages[j];
+        } else {
+                r = stage_from_image(b, &tmpst, from);
+                fromst = &tmpst;
+        }
+        if (r >= 0)
+                r = view_mount(b, fromst, ret_path, ret_mounted);
+        stage_clear(&tmpst);
+        return r;
+}
+
 static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         for (size_t k = 0; k < in->n_flags; k++)
-                if (strcmp(in->flags[k].name, "network"))
+                if (strcmp(in->flags[k].name, "network") && strcmp(in->flags[k].name, "mount"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
                                         in->flags[k].name);
         if (in->n_heredocs)
@@ -764,6 +792,18 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 if (rootfd >= 0 && wd && *wd)
                         mkdir_in_root(rootfd, wd);
         }
+        /* RUN --mount (lib/build/runmount.c): sources and mount points */
+        struct run_from rf = { b, (size_t)(st - b->stages) };
+        struct kiln_runmount_env me = {
+                .store_root = kiln_store_root(b->s), .tmp = b->tmp, .ctx = b->ctx, .secrets = b->o->secrets,
+                .escape = b->df->escape, .workdir = wd, .from_root = run_from_root, .ud = &rf,
+        };
+        struct kiln_runmounts *rm = NULL;
+        r = kiln_runmounts_setup(&me, in, sp.merged, &rm, b->err);
+        if (r < 0) {
+                step_done(&sp);
+                return r;
+        }
         char id[40];
         snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), b->step);
         char *const none_ep[] = { (char *)"", NULL };
@@ -776,6 +816,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 .cmd = argv,
                 .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
         };
+        ro.mounts = kiln_runmounts_reqs(rm, &ro.n_mounts);
         if (ro.user && !*ro.user)
                 ro.user = NULL;
         json_t *spec = NULL;
@@ -809,6 +850,8 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         if (r >= 0 && status != 0)
                 r = kiln_err(b->err, -KILN_EFORMAT, "process \"%s\" did not complete successfully: exit code: %d",
                              created_by, status);
+        kiln_runmounts_clean_upper(rm, sp.upper);
+        kiln_runmounts_free(rm);
         if (r >= 0) {
                 for (size_t k = 0; k < 3; k++) {
                         if (had[k])

@@ -170,9 +170,6 @@ built" ]
 	printf 'FROM bb:1\nADD http://127.0.0.1:1/x /x\n' > "$CTX/Dockerfile"
 	run -1 kiln build -q "$CTX"
 	[[ "$output" == *'not supported yet'* ]]
-	printf 'FROM bb:1\nRUN --mount=type=cache,target=/c true\n' > "$CTX/Dockerfile"
-	run -1 kiln build -q "$CTX"
-	[[ "$output" == *'RUN --mount is not supported yet'* ]]
 }
 
 @test "build: the context as a tar on stdin" {
@@ -180,4 +177,146 @@ built" ]
 	run -0 bash -c "tar -C '$CTX' -c . | '$KILN' build -q -t tar:1 -"
 	run -0 kiln run --rm tar:1 cat /a
 	[ "$output" = hello ]
+}
+
+# ---- RUN --mount and --network ----
+
+@test "build: RUN --mount=type=cache persists across builds, stays out of the layer" {
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /count
+RUN --mount=type=cache,id=shared,target=/c1,sharing=locked echo x > /c1/f
+RUN --mount=type=cache,id=shared,target=/c2,sharing=private,mode=0700,uid=5 cat /c2/f > /fromc2
+RUN --mount=type=cache,target=/ro,ro sh -c 'if touch /ro/x 2>/dev/null; then exit 1; fi'
+EOF
+	run -0 kiln build -q -t cache:1 "$CTX"
+	run -0 --separate-stderr kiln run --rm cache:1 cat /count /fromc2
+	[ "${lines[0]}" = 1 ]
+	[ "${lines[1]}" = x ]
+	run -0 kiln build -q -t cache:2 "$CTX"
+	run -0 --separate-stderr kiln run --rm cache:2 cat /count
+	[ "$output" = 2 ]
+	# the mount points were made by the build and are not in the image
+	run -0 kiln run --rm cache:2 sh -c 'ls -d /var/cache/app /c1 /c2 /ro 2>&1; true'
+	[ "$(grep -c 'No such file' <<<"$output")" -eq 4 ]
+	[ -d "$KILN_ROOT/build-cache-mounts" ]
+	grep -rqx shared "$KILN_ROOT"/build-cache-mounts/*/id
+	printf 'FROM bb:1\nRUN --mount=type=cache,target=/c,sharing=weird true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: '*'unrecognized sharing mode "weird"'* ]]
+}
+
+@test "build: RUN --mount=type=secret from --secret src= and env=, never stored" {
+	echo 'TOPSECRET-file-4242' > "$BATS_TEST_TMPDIR/s.txt"
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len && stat -c %a /run/secrets/tok > /mode
+RUN --mount=type=secret,id=envtok,target=/etc/tok,mode=0440,uid=1000 wc -c < /etc/tok > /len2 && stat -c '%a %u' /etc/tok > /mode2
+RUN --mount=type=secret,id=absent ls /run/secrets/absent 2>/dev/null || echo skipped > /absent
+EOF
+	SECRET_ENV=TOPSECRET-env-4343 run -0 kiln build -q --secret id=tok,src="$BATS_TEST_TMPDIR/s.txt" \
+		--secret id=envtok,env=SECRET_ENV -t sec:1 "$CTX"
+	run -0 --separate-stderr kiln run --rm sec:1 cat /len /mode /mode2 /absent /len2
+	[ "${lines[0]}" = 20 ]
+	[ "${lines[1]}" = 400 ]
+	[ "${lines[2]}" = "440 1000" ]
+	[ "${lines[3]}" = skipped ]
+	[ "${lines[4]}" = 18 ]
+	run -0 kiln run --rm sec:1 sh -c 'ls -d /run/secrets /etc/tok 2>&1; true'
+	[[ "$output" == *"No such file"* ]]
+	# nothing in the store holds the secret (layers are gzip: look inside)
+	run grep -rl TOPSECRET "$KILN_ROOT"
+	[ "$status" -ne 0 ]
+	for f in $(find "$KILN_ROOT" -type f -path '*blobs*'); do
+		! (zcat -f "$f" 2>/dev/null | grep -aq TOPSECRET)
+	done
+	run -0 kiln history --no-trunc sec:1
+	[[ "$output" != *TOPSECRET* ]]
+	# required and missing: one line, nothing stored
+	printf 'FROM bb:1\nRUN --mount=type=secret,id=need,required=true true\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -q -t sec:2 "$CTX"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *'Dockerfile:2: '*'secret need: not provided'* ]]
+	[ "$(store_state)" = "$before" ]
+}
+
+@test "build: RUN --mount=type=bind from the context and from a stage, ro unless rw" {
+	echo ignored > "$CTX/ign.txt"
+	printf 'ign.txt\n' > "$CTX/.dockerignore"
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1 AS other
+RUN mkdir /out && echo from-stage > /out/f
+FROM bb:1
+WORKDIR /w
+RUN --mount=type=bind,target=/src cat /src/a.txt /src/sub/s.txt > /got && (ls /src/ign.txt 2>/dev/null || echo noign >> /got)
+RUN --mount=type=bind,source=sub,target=sub cat sub/s.txt >> /got && (touch sub/new 2>/dev/null || echo ro >> /got)
+RUN --mount=type=bind,from=other,source=/out,target=/o cat /o/f >> /got
+RUN --mount=type=bind,source=a.txt,target=/one.txt,rw echo changed > /one.txt && cat /one.txt >> /got
+EOF
+	run -0 kiln build -q -t bind:1 "$CTX"
+	run -0 --separate-stderr kiln run --rm bind:1 cat /got
+	[ "$output" = "hello
+nested
+noign
+nested
+ro
+from-stage
+changed" ]
+	[ "$(cat "$CTX/a.txt")" = hello ]
+	run -0 kiln run --rm bind:1 sh -c 'ls -d /src /w/sub /o /one.txt 2>&1; true'
+	[ "$(grep -c 'No such file' <<<"$output")" -eq 4 ]
+}
+
+@test "build: RUN --mount=type=tmpfs, several mounts, an unknown key is one line" {
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --mount=type=tmpfs,target=/scratch,size=1m --mount=type=tmpfs,target=/tmp/t \
+	echo x > /scratch/f && grep -q ' /scratch tmpfs' /proc/mounts && touch /tmp/t/y && echo ok > /done
+EOF
+	run -0 kiln build -q -t tmpfs:1 "$CTX"
+	run -0 --separate-stderr kiln run --rm tmpfs:1 sh -c 'cat /done; ls -d /scratch 2>&1; ls -A /tmp'
+	[ "${lines[0]}" = ok ]
+	[[ "${lines[1]}" == *"No such file"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	printf 'FROM bb:1\nRUN --mount=type=tmpfs,target=/x,bogus=1 true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"Dockerfile:2: "*"unexpected key 'bogus'"* ]]
+	printf 'FROM bb:1\nRUN --mount=type=ssh true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: '*'type=ssh is not supported yet'* ]]
+}
+
+@test "build: RUN --network=none has only loopback, host shares the host's" {
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --network=none readlink /proc/self/ns/net > /none && ls /sys/class/net > /ifs && cat /sys/class/net/lo/operstate > /lo
+RUN --network=host readlink /proc/self/ns/net > /host
+RUN --network=default readlink /proc/self/ns/net > /default
+EOF
+	run -0 kiln build -q -t net:1 "$CTX"
+	hostns=$(readlink /proc/self/ns/net)
+	run -0 --separate-stderr kiln run --rm net:1 cat /none /ifs /host /default /lo
+	[ "${lines[0]}" != "$hostns" ]
+	[ "${lines[1]}" = lo ]
+	[ "${lines[2]}" = "$hostns" ]
+	[ "${lines[3]}" = "$hostns" ]
+	[ "${lines[4]}" != down ]
+	printf 'FROM bb:1\nRUN --network=bridge true\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: '*'expected none, host or default'* ]]
+}
+
+@test "build: RUN --mount leaves no mount points in the layer (the empty tar's diff_id)" {
+	echo s > "$BATS_TEST_TMPDIR/s.txt"
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1
+RUN --mount=type=cache,target=/var/cache/app --mount=type=secret,id=s --mount=type=tmpfs,target=/etc/x/y \
+	--mount=type=bind,source=a.txt,target=/new/dir/a.txt --mount=type=bind,target=/tmp/ctx true
+EOF
+	run -0 kiln build -q --secret id=s,src="$BATS_TEST_TMPDIR/s.txt" -t empty:1 "$CTX"
+	run -0 kiln inspect --format '{{json .RootFS.Layers}}' empty:1
+	# the diff_id of an empty layer tar, as BuildKit's for such a RUN
+	[[ "$output" == *',"sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]' ]]
 }
