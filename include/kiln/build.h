@@ -18,6 +18,7 @@ struct kiln_build_opts {
         char *const *labels;           /* "K=V" added to the final config (may be NULL) */
         const char *target;            /* stage name or NULL: the last stage */
         bool network_none;             /* RUN in a private network namespace (lo only) */
+        bool no_cache;                 /* run every step (the cache is still updated) */
         int progress_fd;               /* step lines and RUN output; -1: discarded */
 };
 
