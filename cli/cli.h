@@ -134,6 +134,8 @@ int cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv);
 /* cli/cmd_ctrmisc.c */
 int cmd_commit(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_build(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_builder(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_builder_prune(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_diff(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_top(struct cli_ctx *ctx, int argc, char **argv);

@@ -20,6 +20,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "target", required_argument, NULL, 'T' },
                 { "iidfile", required_argument, NULL, 'I' },
                 { "quiet", no_argument, NULL, 'q' },
+                { "no-cache", no_argument, NULL, 'C' },
                 { "label", required_argument, NULL, 'l' },
                 { "network", required_argument, NULL, 'N' },
                 { "secret", required_argument, NULL, 'S' },
@@ -28,7 +29,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
         const struct cli_command *cmd = cli_find_command("build");
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
-        bool quiet = false, net_none = false;
+        bool quiet = false, net_none = false, no_cache = false;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "t:f:q", longopts, cmd, &ex)) != -1) {
                 switch (c) {
@@ -61,6 +62,9 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         break;
                 case 'q':
                         quiet = true;
+                        break;
+                case 'C':
+                        no_cache = true;
                         break;
                 case 'l':
                         kiln_strv_push(&labels, optarg);
@@ -151,6 +155,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .target = target,
                 .network_none = net_none,
                 .secrets = secrets,
+                .no_cache = no_cache,
                 .progress_fd = quiet ? -1 : STDERR_FILENO,
         };
         _cleanup_free_ char *id = NULL;

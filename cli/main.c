@@ -133,6 +133,17 @@ static const struct cli_command commands[] = {
           "Options:\n"
           "  -a, --all     Remove all unused images, not only dangling ones\n"
           "  -f, --force   Do not prompt for confirmation\n" },
+        { "builder", cmd_builder, "Manage builds",
+          "Usage:  kiln builder COMMAND\n\n"
+          "Commands:\n"
+          "  prune   Remove build cache\n" },
+        { "builder prune", cmd_builder_prune, "Remove build cache",
+          "Usage:  kiln builder prune [OPTIONS]\n\n"
+          "Remove build cache entries whose layer no image uses (with -a: all of\n"
+          "them), then their layers when nothing else uses them.\n\n"
+          "Options:\n"
+          "  -a, --all     Remove all build cache, not only what no image uses\n"
+          "  -f, --force   Do not prompt for confirmation\n" },
         { "fsck", cmd_fsck, "Check the store's integrity",
           "Usage:  kiln fsck [OPTIONS]\n\n"
           "Re-hash every blob, check that every image's manifest, config and layers\n"
@@ -289,6 +300,7 @@ static const struct cli_command commands[] = {
           "      --iidfile string    Write the image ID to the file\n"
           "      --label list        Set a label on the image (K=V)\n"
           "      --network string    Network for RUN: host (the default) or none\n"
+          "      --no-cache          Do not use the build cache (it is still updated)\n"
           "  -q, --quiet             Print only the image ID\n"
           "      --secret list       A secret for RUN --mount=type=secret:\n"
           "                          id=NAME,src=FILE or id=NAME,env=VAR\n"
@@ -299,12 +311,12 @@ static const struct cli_command commands[] = {
           "STOPSIGNAL, SHELL, MAINTAINER, HEALTHCHECK, ONBUILD (stored only), RUN\n"
           "(shell and exec form, --network=none|host|default, --mount=type=cache|\n"
           "secret|bind|tmpfs), COPY and ADD of local files and directories (--from,\n"
-          "--chown, --chmod, wildcards, .dockerignore).\n\n"
-          "Not supported yet: the build cache (every step runs every time), RUN\n"
-          "--mount=type=ssh, cache mounts with from=/source=, RUN heredocs, ADD of\n"
-          "URLs and archive extraction, COPY --exclude/\n"
+          "--chown, --chmod, wildcards, .dockerignore), the build cache (steps reused\n"
+          "from the store: CACHED; kiln builder prune).\n\n"
+          "Not supported yet: RUN --mount=type=ssh, cache mounts with from=/source=,\n"
+          "RUN heredocs, ADD of URLs and archive extraction, COPY --exclude/\n"
           "--parents and heredocs, COPY --from with wildcards, firing ONBUILD\n"
-          "triggers, pulling base images, -f -, --no-cache, --squash, --output,\n"
+          "triggers, pulling base images, -f -, --squash, --output,\n"
           "--format docker, --platform other than the host's, parallel\n"
           "stages. RUN uses the host's network namespace (no bridge, /etc/resolv.conf\n"
           "and /etc/hosts are the image's own).\n" },
@@ -812,7 +824,8 @@ static int run_group(struct cli_ctx *ctx, const char *group, int argc, char **ar
                 if (!strcmp(sub, aliases[i]))
                         c = cli_find_command(aliases[i + 1]);
         if (!c || (c->run == cmd_image || c->run == cmd_system || c->run == cmd_layer ||
-                   c->run == cmd_container || c->run == cmd_volume || c->run == cmd_healthcheck))
+                   c->run == cmd_container || c->run == cmd_volume || c->run == cmd_healthcheck ||
+                   c->run == cmd_builder))
                 return cli_usage_error(group, "unknown command \"%s\" for \"kiln %s\"", argv[1],
                                        group);
         optind = 0;
@@ -855,6 +868,11 @@ int cmd_volume(struct cli_ctx *ctx, int argc, char **argv)
 int cmd_healthcheck(struct cli_ctx *ctx, int argc, char **argv)
 {
         return run_group(ctx, "healthcheck", argc, argv, NULL);
+}
+
+int cmd_builder(struct cli_ctx *ctx, int argc, char **argv)
+{
+        return run_group(ctx, "builder", argc, argv, NULL);
 }
 
 int cmd_system(struct cli_ctx *ctx, int argc, char **argv)

@@ -19,6 +19,7 @@ struct kiln_build_opts {
         const char *target;            /* stage name or NULL: the last stage */
         bool network_none;             /* RUN in a private network namespace (lo only) */
         char *const *secrets;          /* --secret "id=X,src=FILE" | "id=X,env=VAR" (RUN --mount=type=secret) */
+        bool no_cache;                 /* run every step (the cache is still updated) */
         int progress_fd;               /* step lines and RUN output; -1: discarded */
 };
 

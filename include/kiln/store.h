@@ -250,3 +250,47 @@ struct kiln_df_report {
 };
 int kiln_store_df(struct kiln_store *s, struct kiln_df_report *ret,
                   struct kiln_error *err);
+
+/* ---- the build cache ----
+ * key (a build step's cache key, "sha256:...") -> the step's result: its
+ * layer (blob, media type, diffID, blob size; none for a step that made no
+ * layer) and its history entry (JSON). Cached layers count as referenced
+ * for gc; kiln_store_cache_prune removes entries and then their blobs. */
+
+struct kiln_cache_entry {
+        bool has_layer;
+        struct kiln_digest blob;
+        char *media_type;
+        struct kiln_digest diff_id;
+        int64_t size;
+        char *history;     /* the history entry, a JSON object */
+};
+void kiln_cache_entry_clear(struct kiln_cache_entry *e);
+
+/* Look up key; -KILN_ENOTFOUND when absent (or its blob is gone). Takes
+ * the store lock shared, so gc and prune wait until this process is done
+ * with what it found. */
+int kiln_store_cache_get(struct kiln_store *s, const char *key,
+                         struct kiln_cache_entry *ret, struct kiln_error *err);
+
+/* One step's outcome for kiln_store_cache_record: e NULL for a hit (only
+ * last_used is updated), else the entry to store (the layer blob must be
+ * committed already). */
+struct kiln_cache_record {
+        const char *key;
+        const struct kiln_cache_entry *e;
+};
+/* Record a build's steps in one transaction. */
+int kiln_store_cache_record(struct kiln_store *s, const struct kiln_cache_record *v,
+                            size_t n, struct kiln_error *err);
+
+struct kiln_cache_prune_report {
+        uint64_t entries;
+        uint64_t blobs_removed;
+        uint64_t layers_removed;
+        int64_t bytes_freed;
+};
+/* Remove cache entries: all, or (all == false) those whose layer no image
+ * uses. Then remove their blobs and unpacked layers nothing else uses. */
+int kiln_store_cache_prune(struct kiln_store *s, bool all,
+                           struct kiln_cache_prune_report *ret, struct kiln_error *err);

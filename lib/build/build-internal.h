@@ -21,3 +21,18 @@ bool go_is_space(int32_t r);
 bool go_is_name_rune(int32_t r);
 /* Append s quoted as Go's %q does. */
 void go_quote(struct kiln_buf *b, const char *s);
+
+/* ---- the build cache's keys (cache.c) ---- */
+
+struct kiln_df_instruction;
+struct kiln_buildctx;
+
+/* "sha256:<hex>" of parent (may be NULL), "\n", what. Caller frees. */
+char *bcache_key(const char *parent, const char *what);
+/* Append an expanded instruction as the cache sees it: the command, every
+ * flag, and its typed view (argv, pairs, sources, dest, value, ...). */
+void bcache_instruction_text(struct kiln_buf *b, const struct kiln_df_instruction *in);
+/* Content hash of COPY/ADD context sources (patterns globbed as COPY does)
+ * into out; < 0 when a source is missing (the step then runs, uncached,
+ * and reports it). */
+int bcache_sources_hash(const struct kiln_buildctx *ctx, char *const *patterns, char out[72]);

@@ -21,6 +21,7 @@
 #include "kiln/image.h"
 #include "kiln/layer.h"
 #include "kiln/runtime.h"
+#include "build-internal.h"
 #include "runmount.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
@@ -47,6 +48,7 @@ struct bstage {
         size_t n_layers;
         json_t *args;      /* declared ARGs: name -> string or null */
         bool cmd_set;      /* CMD given in this stage (ENTRYPOINT keeps it) */
+        char *ckey;        /* build cache: the key of the last step; NULL: uncacheable */
         bool done, busy;
 };
 
@@ -65,7 +67,13 @@ struct build {
         char *state_root;
         unsigned step, n_dirs;
         struct kiln_error *err;
+        struct cpending *pend; /* build cache: what to record on success */
+        size_t n_pend;
 };
+
+/* build cache (the "build cache" section below) */
+struct cpending;
+static int cache_unpack(struct build *b, struct bstage *st);
 
 static const char *fname(struct build *b)
 {
@@ -225,6 +233,9 @@ static char *lowerdir_of(struct build *b, struct bstage *st)
 static int view_mount(struct build *b, struct bstage *st, char **ret_path, bool *ret_mounted)
 {
         *ret_mounted = false;
+        int cr = cache_unpack(b, st);
+        if (cr < 0)
+                return cr;
         if (st->n_layers <= 1) {
                 *ret_path = kiln_xstrdup(st->n_layers ? st->layers[0].path : b->empty);
                 return 0;
@@ -277,6 +288,9 @@ static void step_done(struct step *sp)
 static int step_begin(struct build *b, struct bstage *st, struct step *sp)
 {
         *sp = (struct step){ 0 };
+        int cr = cache_unpack(b, st);
+        if (cr < 0)
+                return cr;
         sp->dir = new_dir(b, "step");
         if (!sp->dir)
                 return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
@@ -382,6 +396,7 @@ static void stage_clear(struct bstage *st)
 {
         json_decref(st->cfg);
         json_decref(st->args);
+        free(st->ckey);
         for (size_t i = 0; i < st->n_layers; i++) {
                 if (st->layers[i].bl < 0)
                         kiln_descriptor_clear(&st->layers[i].desc);
@@ -417,6 +432,7 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
                 st->n_layers++;
         }
         st->cfg = json_deep_copy(c->json);
+        st->ckey = bcache_key("FROM", img->manifest_digest.str); /* build cache */
         /* what the base's ONBUILD triggers were for is not inherited */
         json_t *cc = json_object_get(st->cfg, "config");
         if (json_is_object(cc))
@@ -442,6 +458,7 @@ static void stage_scratch(struct bstage *st)
                             kiln_platform_os(), "config", "Env",
                             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "rootfs", "type",
                             "layers", "diff_ids", "history");
+        st->ckey = bcache_key("FROM", "scratch"); /* build cache */
 }
 
 /* Start a stage from another (built) one: the same layers, a copy of its config. */
@@ -453,9 +470,10 @@ static void stage_from_stage(struct bstage *st, const struct bstage *from)
                 st->layers[i].bl = from->layers[i].bl;
                 if (from->layers[i].bl < 0)
                         kiln_descriptor_copy(&st->layers[i].desc, &from->layers[i].desc);
-                st->layers[i].path = kiln_xstrdup(from->layers[i].path);
+                st->layers[i].path = from->layers[i].path ? kiln_xstrdup(from->layers[i].path) : NULL;
         }
         st->n_layers = from->n_layers;
+        st->ckey = from->ckey ? kiln_xstrdup(from->ckey) : NULL; /* build cache */
 }
 
 /* An earlier stage named by name or index, or -1. */
@@ -1159,6 +1177,306 @@ out:
         return r;
 }
 
+/* ---- build cache (keys: cache.c; the table: lib/store/buildcache.c) ---- */
+
+/* A step's outcome, recorded in the store once the build succeeded. */
+struct cpending {
+        char *key;
+        bool hit;      /* only last_used changes */
+        int bl;        /* the layer it made (index in b->bl) or -1 */
+        char *history; /* its history entry (JSON) */
+};
+
+struct cstep {
+        char *key;          /* this step's key; NULL: not cacheable */
+        bool hit;           /* found in the cache (progress says CACHED) */
+        bool skip;          /* its result is applied: run nothing */
+        bool record;        /* record the outcome */
+        bool no_hist;       /* ARG: a step without a history entry */
+        json_t *hist;       /* cached history entry of a metadata step */
+        size_t n_layers, n_hist;
+};
+
+/* Cached layers are unpacked (through the store) only when a step needs
+ * them as a lowerdir. */
+static int cache_unpack(struct build *b, struct bstage *st)
+{
+        json_t *ids = json_object_get(json_object_get(st->cfg, "rootfs"), "diff_ids");
+        for (size_t i = 0; i < st->n_layers; i++) {
+                struct slayer *l = &st->layers[i];
+                if (l->path || l->bl >= 0)
+                        continue;
+                struct kiln_digest d;
+                const char *id = json_string_value(json_array_get(ids, i));
+                if (!id || kiln_digest_parse(id, &d, NULL) < 0)
+                        return kiln_err(b->err, -KILN_ECORRUPT, "build cache: layer %zu has no diff_id", i);
+                int r = kiln_store_layer_unpack(b->s, &l->desc, &d, &l->path, b->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void put_json(struct kiln_buf *t, const char *tag, json_t *j)
+{
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+        kiln_buf_printf(t, "%s:%zu:%s\n", tag, s ? strlen(s) : 0, s ? s : "");
+        free(s);
+}
+
+/* What a step's key covers besides its parent's key. 1: cacheable,
+ * 0: not (the step runs and reports its own error), < 0: error. */
+static int cache_step_text(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t idx,
+                           struct kiln_buf *t)
+{
+        bcache_instruction_text(t, in);
+        if (in->cmd == KILN_DF_RUN) {
+                /* env, user, workdir, shell are in the config; ARGs are not */
+                put_json(t, "config", cfg_obj(st));
+                put_json(t, "args", st->args);
+                kiln_buf_printf(t, "network_none:%d\n", b->o->network_none);
+                /* what a bind mount shows the RUN: its source's content (a
+                 * secret's or a cache mount's content is not part of the key,
+                 * as in BuildKit) */
+                const char **mounts = kiln_df_flag_values(in, "mount");
+                for (size_t k = 0; mounts && mounts[k]; k++) {
+                        _cleanup_free_ char *m = kiln_xstrdup(mounts[k]);
+                        const char *type = "bind", *src = NULL, *from = NULL;
+                        for (char *save = NULL, *f = strtok_r(m, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                                if (kiln_startswith(f, "type="))
+                                        type = f + 5;
+                                else if (kiln_startswith(f, "source="))
+                                        src = f + 7;
+                                else if (kiln_startswith(f, "src="))
+                                        src = f + 4;
+                                else if (kiln_startswith(f, "from="))
+                                        from = f + 5;
+                        }
+                        if (strcmp(type, "bind"))
+                                continue;
+                        if (from) {
+                                int j = find_stage(b, from, idx);
+                                if (j >= 0) {
+                                        int r = build_stage(b, (size_t)j);
+                                        if (r < 0) {
+                                                free(mounts);
+                                                return r;
+                                        }
+                                        if (!b->stages[j].ckey) {
+                                                free(mounts);
+                                                return 0;
+                                        }
+                                        kiln_buf_printf(t, "mount-from-stage:%s:%s\n", b->stages[j].ckey,
+                                                        src ? src : "/");
+                                } else {
+                                        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+                                        if (kiln_store_image_lookup(b->s, from, &img, NULL) < 0) {
+                                                free(mounts);
+                                                return 0;
+                                        }
+                                        kiln_buf_printf(t, "mount-from-image:%s:%s\n", img->manifest_digest.str,
+                                                        src ? src : "/");
+                                }
+                                continue;
+                        }
+                        char h[KILN_BUILDCTX_HASH_MAX];
+                        char *const one[] = { (char *)(src && *src ? src : "."), NULL };
+                        if (bcache_sources_hash(b->ctx, one, h) < 0) {
+                                free(mounts);
+                                return 0;
+                        }
+                        kiln_buf_printf(t, "mount-context:%s:%s\n", one[0], h);
+                }
+                free(mounts);
+        } else if (in->cmd == KILN_DF_COPY || in->cmd == KILN_DF_ADD) {
+                const char *from = kiln_df_flag_value(in, "from");
+                if (!from) {
+                        char h[KILN_BUILDCTX_HASH_MAX];
+                        if (bcache_sources_hash(b->ctx, in->sources, h) < 0)
+                                return 0;
+                        kiln_buf_printf(t, "sources:%s\n", h);
+                        return 1;
+                }
+                int j = find_stage(b, from, idx);
+                if (j >= 0) {
+                        int r = build_stage(b, (size_t)j);
+                        if (r < 0)
+                                return r;
+                        if (!b->stages[j].ckey)
+                                return 0;
+                        kiln_buf_printf(t, "from-stage:%s\n", b->stages[j].ckey);
+                } else {
+                        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+                        if (kiln_store_image_lookup(b->s, from, &img, NULL) < 0)
+                                return 0;
+                        kiln_buf_printf(t, "from-image:%s\n", img->manifest_digest.str);
+                }
+        }
+        return 1;
+}
+
+static bool makes_layer(enum kiln_df_cmd c)
+{
+        return c == KILN_DF_RUN || c == KILN_DF_COPY || c == KILN_DF_ADD || c == KILN_DF_WORKDIR;
+}
+
+/* Before a step: its key, and on a hit the stored result applied (a
+ * metadata step still runs, for its config, but keeps its cached history
+ * entry). */
+static int cache_step_begin(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t idx,
+                            struct cstep *cs)
+{
+        *cs = (struct cstep){ .n_layers = st->n_layers,
+                              .n_hist = json_array_size(json_object_get(st->cfg, "history")) };
+        if (!st->ckey)
+                return 0;
+        struct kiln_buf t = KILN_BUF_INIT;
+        int r = cache_step_text(b, st, in, idx, &t);
+        if (r > 0)
+                cs->key = bcache_key(st->ckey, t.data ? t.data : "");
+        kiln_buf_free(&t);
+        if (r <= 0)
+                return r;
+        cs->record = true;
+        cs->no_hist = in->cmd == KILN_DF_ARG; /* recorded for its CACHED mark only */
+        if (b->o->no_cache)
+                return 0;
+        struct kiln_cache_entry e;
+        if (kiln_store_cache_get(b->s, cs->key, &e, NULL) < 0)
+                return 0;
+        json_t *h = json_loads(e.history, 0, NULL);
+        if (!json_is_object(h) || (e.has_layer && !makes_layer(in->cmd))) {
+                json_decref(h);
+                kiln_cache_entry_clear(&e);
+                return 0;
+        }
+        cs->hit = true;
+        if (!makes_layer(in->cmd)) {
+                if (cs->no_hist)
+                        json_decref(h);
+                else
+                        cs->hist = h;
+                kiln_cache_entry_clear(&e);
+                return 0;
+        }
+        if (in->cmd == KILN_DF_WORKDIR) {
+                _cleanup_free_ char *wd = abs_in_stage(st, in->value);
+                json_object_set_new(cfg_obj(st), "WorkingDir", json_string(wd));
+        }
+        if (e.has_layer) {
+                st->layers = kiln_xrealloc(st->layers, (st->n_layers + 1) * sizeof(*st->layers));
+                st->layers[st->n_layers++] = (struct slayer){
+                        .desc = { .media_type = TAKE_PTR(e.media_type), .digest = e.blob, .size = e.size },
+                        .bl = -1,
+                };
+                json_array_append_new(json_object_get(json_object_get(st->cfg, "rootfs"), "diff_ids"),
+                                      json_string(e.diff_id.str));
+        }
+        json_t *hist = json_object_get(st->cfg, "history");
+        if (!json_is_array(hist)) {
+                hist = json_array();
+                json_object_set_new(st->cfg, "history", hist);
+        }
+        json_array_append_new(hist, h);
+        cs->skip = true;
+        kiln_cache_entry_clear(&e);
+        return 0;
+}
+
+/* After a step (r: its outcome): remember what to record; the stage's key
+ * moves on. */
+static int cache_step_end(struct build *b, struct bstage *st, struct cstep *cs, int r)
+{
+        json_t *hist = json_object_get(st->cfg, "history");
+        size_t nh = json_array_size(hist);
+        if (r >= 0 && cs->hist && nh == cs->n_hist + 1)
+                json_array_set(hist, cs->n_hist, cs->hist);
+        if (r >= 0 && cs->record && nh == cs->n_hist + !cs->no_hist) {
+                struct cpending p = { .key = kiln_xstrdup(cs->key), .hit = cs->hit, .bl = -1 };
+                if (!cs->hit) {
+                        if (st->n_layers == cs->n_layers + 1)
+                                p.bl = st->layers[st->n_layers - 1].bl;
+                        p.history = cs->no_hist ? kiln_xstrdup("{}")
+                                                : json_dumps(json_array_get(hist, nh - 1), JSON_COMPACT | JSON_SORT_KEYS);
+                }
+                b->pend = kiln_xrealloc(b->pend, (b->n_pend + 1) * sizeof(*b->pend));
+                b->pend[b->n_pend++] = p;
+        }
+        free(st->ckey);
+        st->ckey = TAKE_PTR(cs->key);
+        json_decref(cs->hist);
+        cs->hist = NULL;
+        return r;
+}
+
+/* The image's "created": that of its last history entry, so that a fully
+ * cached rebuild gives the same image ID. */
+static void cache_created(struct bstage *st, char *out, size_t n)
+{
+        json_t *hist = json_object_get(st->cfg, "history");
+        const char *c = json_string_value(json_object_get(json_array_get(hist, json_array_size(hist) - 1), "created"));
+        if (c && strlen(c) < n)
+                snprintf(out, n, "%s", c);
+}
+
+/* After the image is stored: commit the layers the cache keeps that the
+ * image does not (other stages'), then record every step in one
+ * transaction. A failure here leaves the image; it is a warning. */
+static void cache_commit(struct build *b)
+{
+        struct kiln_cache_record *rec = kiln_xcalloc(b->n_pend + 1, sizeof(*rec));
+        struct kiln_cache_entry *ent = kiln_xcalloc(b->n_pend + 1, sizeof(*ent));
+        size_t n = 0;
+        struct kiln_error e = { 0 };
+        for (size_t i = 0; i < b->n_pend; i++) {
+                struct cpending *p = &b->pend[i];
+                rec[n].key = p->key;
+                if (p->hit) {
+                        n++;
+                        continue;
+                }
+                struct kiln_cache_entry *ce = &ent[n];
+                if (p->bl >= 0) {
+                        struct blayer *bl = &b->bl[p->bl];
+                        if (!bl->committed) {
+                                int r = kiln_blob_writer_commit_known(bl->w, &bl->info.digest, &e);
+                                bl->w = NULL;
+                                bl->committed = true;
+                                if (r >= 0)
+                                        r = kiln_store_layer_record(b->s, &bl->info.digest, &bl->info.diff_id,
+                                                                    bl->info.uncompressed_size, &e);
+                                if (r < 0)
+                                        break;
+                        }
+                        ce->has_layer = true;
+                        ce->blob = bl->info.digest;
+                        ce->media_type = (char *)kiln_compression_media_type(bl->info.compression);
+                        ce->diff_id = bl->info.diff_id;
+                        ce->size = bl->info.size;
+                }
+                ce->history = p->history;
+                rec[n].e = ce;
+                n++;
+        }
+        if (!e.msg[0])
+                kiln_store_cache_record(b->s, rec, n, &e);
+        if (e.msg[0])
+                progress(b, "warning: build cache not updated: %s\n", e.msg);
+        free(rec);
+        free(ent);
+}
+
+static void cache_free(struct build *b)
+{
+        for (size_t i = 0; i < b->n_pend; i++) {
+                free(b->pend[i].key);
+                free(b->pend[i].history);
+        }
+        free(b->pend);
+        b->pend = NULL;
+        b->n_pend = 0;
+}
+
 /* ---- the stage loop ---- */
 
 static int build_stage(struct build *b, size_t idx)
@@ -1203,9 +1521,17 @@ static int build_stage(struct build *b, size_t idx)
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
                 if (r < 0)
                         return r;
+                struct cstep cs; /* build cache (may build a --from stage first) */
+                r = cache_step_begin(b, st, in, idx, &cs);
+                if (r < 0)
+                        return in_fail(b, in, r);
                 b->step++;
-                progress(b, "#%u [%s %zu/%zu] %s\n", b->step, st->label, i - ds->first + 2, total, in->original);
-                switch (in->cmd) {
+                progress(b, "#%u [%s %zu/%zu] %s%s\n", b->step, st->label, i - ds->first + 2, total, in->original,
+                         cs.hit ? " CACHED" : "");
+                switch (cs.skip ? KILN_DF__MAX : in->cmd) {
+                case KILN_DF__MAX: /* a build cache hit: applied already */
+                        r = 0;
+                        break;
                 case KILN_DF_ARG:
                         declare_args(b, in, st->args, false);
                         r = 0;
@@ -1227,6 +1553,7 @@ static int build_stage(struct build *b, size_t idx)
                         r = do_metadata(b, st, in);
                         break;
                 }
+                r = cache_step_end(b, st, &cs, r);
                 if (r < 0)
                         return in_fail(b, in, r);
         }
@@ -1242,6 +1569,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
         json_t *cfg = st->cfg;
         char created[64];
         now_rfc3339(created, sizeof(created));
+        cache_created(st, created, sizeof(created)); /* build cache */
         json_object_set_new(cfg, "created", json_string(created));
         if (!json_is_string(json_object_get(cfg, "architecture")))
                 json_object_set_new(cfg, "architecture", json_string(kiln_platform_arch()));
@@ -1360,6 +1688,9 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                 r = build_stage(&b, target);
         if (r >= 0)
                 r = store_result(&b, &b.stages[target], ret_id);
+        if (r >= 0)
+                cache_commit(&b); /* build cache: after the image is stored */
+        cache_free(&b);
 
         for (size_t i = 0; i < df->n_stages; i++) {
                 stage_clear(&b.stages[i]);

@@ -12,13 +12,14 @@
 #include "kiln/fs.h"
 #include "store-internal.h"
 
-/* Is this blob digest string referenced by any image? */
-static bool blob_referenced(struct kiln_store *s, const char *digest)
+/* Is this blob digest string referenced by any image or build cache entry? */
+bool store_blob_referenced(struct kiln_store *s, const char *digest)
 {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db,
                                "SELECT 1 FROM images WHERE manifest_digest = ?1 "
-                               "UNION ALL SELECT 1 FROM image_blobs WHERE blob = ?1 LIMIT 1",
+                               "UNION ALL SELECT 1 FROM image_blobs WHERE blob = ?1 "
+                               "UNION ALL SELECT 1 FROM build_cache WHERE blob = ?1 LIMIT 1",
                                -1, &st, NULL) != SQLITE_OK)
                 return true; /* when in doubt, keep */
         sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
@@ -27,10 +28,11 @@ static bool blob_referenced(struct kiln_store *s, const char *digest)
         return rc != SQLITE_DONE;
 }
 
-static bool diff_id_referenced(struct kiln_store *s, const char *diff_id)
+bool store_diff_id_referenced(struct kiln_store *s, const char *diff_id)
 {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1", -1,
+        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM image_layers WHERE diff_id = ?1 "
+                               "UNION ALL SELECT 1 FROM build_cache WHERE diff_id = ?1 LIMIT 1", -1,
                                &st, NULL) != SQLITE_OK)
                 return true;
         sqlite3_bind_text(st, 1, diff_id, -1, SQLITE_STATIC);
@@ -105,7 +107,7 @@ static int64_t entry_size(int dirfd, const char *name)
 }
 
 /* Disk usage of a tree (allocated blocks, hardlinks counted once per dir walk). */
-static int64_t tree_size(int parentfd, const char *name)
+int64_t store_tree_size(int parentfd, const char *name)
 {
         struct stat st;
         if (fstatat(parentfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -124,7 +126,7 @@ static int64_t tree_size(int parentfd, const char *name)
         struct dirent *de;
         while ((de = readdir(d)))
                 if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                        total += tree_size(dirfd(d), de->d_name);
+                        total += store_tree_size(dirfd(d), de->d_name);
         closedir(d);
         return total;
 }
@@ -140,7 +142,7 @@ static int gc_blob(struct kiln_store *s, int dirfd, const char *name, void *ud)
 {
         struct gc_ctx *g = ud;
         _cleanup_free_ char *digest = kiln_xasprintf("%s:%s", g->alg, name);
-        if (blob_referenced(s, digest))
+        if (store_blob_referenced(s, digest))
                 return 0;
         int64_t sz = entry_size(dirfd, name);
         if (unlinkat(dirfd, name, 0) == 0) {
@@ -154,9 +156,9 @@ static int gc_layer(struct kiln_store *s, int dirfd, const char *name, void *ud)
 {
         struct gc_ctx *g = ud;
         _cleanup_free_ char *diff_id = kiln_xasprintf("sha256:%s", name);
-        if (is_hex(name, 64) && diff_id_referenced(s, diff_id) && unpacked_recorded(s, diff_id))
+        if (is_hex(name, 64) && store_diff_id_referenced(s, diff_id) && unpacked_recorded(s, diff_id))
                 return 0;
-        int64_t sz = tree_size(dirfd, name);
+        int64_t sz = store_tree_size(dirfd, name);
         if (kiln_fs_rm_rf_at(dirfd, name) == 0) {
                 g->rep.layers_removed++;
                 g->rep.bytes_freed += sz;
@@ -209,14 +211,16 @@ int kiln_store_gc(struct kiln_store *s, struct kiln_gc_report *ret, struct kiln_
         if (r >= 0)
                 r = store_exec(s,
                                "DELETE FROM layer_blobs WHERE blob NOT IN "
-                               "(SELECT blob FROM image_blobs)",
+                               "(SELECT blob FROM image_blobs) AND blob NOT IN "
+                               "(SELECT blob FROM build_cache WHERE blob IS NOT NULL)",
                                err);
         if (r >= 0)
                 r = for_each_entry(s, s->root_fd, "layers", gc_layer, &g);
         if (r >= 0)
                 r = store_exec(s,
                                "DELETE FROM unpacked WHERE diff_id NOT IN "
-                               "(SELECT diff_id FROM image_layers)",
+                               "(SELECT diff_id FROM image_layers) AND diff_id NOT IN "
+                               "(SELECT diff_id FROM build_cache WHERE diff_id IS NOT NULL)",
                                err);
         if (r >= 0)
                 r = for_each_entry(s, s->root_fd, "tmp", gc_tmp, &g);
@@ -417,7 +421,7 @@ int kiln_store_fsck(struct kiln_store *s, bool repair, struct kiln_fsck_report *
                 _cleanup_(kiln_index_freep) struct kiln_index *parsed = NULL;
                 index_ok = kiln_index_parse(ix, len, KILN_MT_OCI_INDEX, &parsed, NULL) == 0;
                 for (size_t i = 0; index_ok && i < parsed->n_manifests; i++)
-                        if (!blob_referenced(s, parsed->manifests[i].digest.str) ||
+                        if (!store_blob_referenced(s, parsed->manifests[i].digest.str) ||
                             !kiln_store_blob_exists(s, &parsed->manifests[i].digest))
                                 index_ok = false;
         }

@@ -43,3 +43,10 @@ int store_delete_image_rows(struct kiln_store *s, const char *manifest_digest,
                             struct kiln_error *err);
 
 int64_t store_now(void);
+
+/* Referenced by an image or a build cache entry (gc keeps it)? When in
+ * doubt (a database error), true. */
+bool store_blob_referenced(struct kiln_store *s, const char *digest);
+bool store_diff_id_referenced(struct kiln_store *s, const char *diff_id);
+/* Disk usage of parentfd/name (allocated blocks, recursively). */
+int64_t store_tree_size(int parentfd, const char *name);

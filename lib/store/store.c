@@ -66,7 +66,23 @@ static const char schema_v2_sql[] =
         "  doc TEXT NOT NULL);"
         "CREATE INDEX IF NOT EXISTS containers_image ON containers(image);"
         "PRAGMA user_version = 2;";
-#define SCHEMA_VERSION 2
+
+/* version 3: the build cache (lib/store/buildcache.c); blob, media_type and
+ * diff_id are NULL for a step that made no layer */
+static const char schema_v3_sql[] =
+        "CREATE TABLE IF NOT EXISTS build_cache ("
+        "  key TEXT PRIMARY KEY,"
+        "  blob TEXT,"
+        "  media_type TEXT,"
+        "  diff_id TEXT,"
+        "  size INTEGER NOT NULL,"
+        "  history TEXT NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  last_used INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS build_cache_blob ON build_cache(blob);"
+        "CREATE INDEX IF NOT EXISTS build_cache_diff ON build_cache(diff_id);"
+        "PRAGMA user_version = 3;";
+#define SCHEMA_VERSION 3
 
 int64_t store_now(void)
 {
@@ -327,6 +343,8 @@ int kiln_store_open(const char *root, unsigned flags, struct kiln_store **ret,
                                 r = store_exec(s, schema_sql, err);
                         if (r >= 0 && version < 2)
                                 r = store_exec(s, schema_v2_sql, err);
+                        if (r >= 0 && version < 3)
+                                r = store_exec(s, schema_v3_sql, err);
                         if (r >= 0)
                                 r = store_commit(s, err);
                         else

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# kiln build: the executor (no cache yet).
+# kiln build: the executor and the build cache.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -193,7 +193,8 @@ EOF
 	run -0 --separate-stderr kiln run --rm cache:1 cat /count /fromc2
 	[ "${lines[0]}" = 1 ]
 	[ "${lines[1]}" = x ]
-	run -0 kiln build -q -t cache:2 "$CTX"
+	# (--no-cache: else the build cache reuses the RUN and nothing runs)
+	run -0 kiln build -q --no-cache -t cache:2 "$CTX"
 	run -0 --separate-stderr kiln run --rm cache:2 cat /count
 	[ "$output" = 2 ]
 	# the mount points were made by the build and are not in the image
@@ -319,4 +320,139 @@ EOF
 	run -0 kiln inspect --format '{{json .RootFS.Layers}}' empty:1
 	# the diff_id of an empty layer tar, as BuildKit's for such a RUN
 	[[ "$output" == *',"sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]' ]]
+}
+
+# ---- the build cache ----
+
+cache_dockerfile() {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ARG V=one
+ENV E=1
+WORKDIR /app
+COPY a.txt /app/
+RUN echo "$V" > /app/v && cat /app/a.txt > /app/copy
+COPY sub /app/sub
+RUN ls /app > /app/list
+CMD ["cat", "/app/v"]
+EOF2
+}
+
+@test "build cache: an unchanged rebuild is all CACHED with the same image ID; mtimes do not count" {
+	cache_dockerfile
+	run -0 kiln build -t c:1 "$CTX"
+	[[ "$output" != *CACHED* ]]
+	id1="${lines[-1]}"
+	run -0 kiln build -t c:1 "$CTX"
+	id2="${lines[-1]}"
+	[ "$id1" = "$id2" ]
+	# every step after FROM says CACHED
+	[ "$(grep -c ' CACHED$' <<<"$output")" -eq 8 ]
+	touch -d '2001-01-01' "$CTX/a.txt" "$CTX/sub/s.txt" "$CTX/sub"
+	run -0 kiln build -t c:1 "$CTX"
+	[ "$(grep -c ' CACHED$' <<<"$output")" -eq 8 ]
+	[ "${lines[-1]}" = "$id1" ]
+	run -0 kiln run --rm c:1
+	[ "$output" = one ]
+	run -0 kiln fsck
+}
+
+@test "build cache: a changed COPY source reruns that step and the later ones only" {
+	cache_dockerfile
+	run -0 kiln build -t c:1 "$CTX"
+	echo changed > "$CTX/sub/s.txt"
+	run -0 kiln build -t c:2 "$CTX"
+	[[ "$output" == *'COPY a.txt /app/ CACHED'* ]]
+	[[ "$output" == *'RUN echo "$V" > /app/v && cat /app/a.txt > /app/copy CACHED'* ]]
+	[[ "$output" != *'COPY sub /app/sub CACHED'* ]]
+	[[ "$output" != *'RUN ls /app > /app/list CACHED'* ]]
+	[[ "$output" != *'CMD ["cat", "/app/v"] CACHED'* ]]
+	run -0 kiln run --rm --entrypoint cat c:2 /app/sub/s.txt
+	[ "$output" = changed ]
+	# a changed file the first COPY reads reruns from there
+	echo other > "$CTX/a.txt"
+	run -0 kiln build -t c:3 "$CTX"
+	[[ "$output" == *'WORKDIR /app CACHED'* ]]
+	[[ "$output" != *'COPY a.txt /app/ CACHED'* ]]
+	run -0 kiln run --rm --entrypoint cat c:3 /app/copy
+	[ "$output" = other ]
+}
+
+@test "build cache: a changed --build-arg misses the RUN that sees it; --no-cache runs everything" {
+	cache_dockerfile
+	run -0 kiln build -t c:1 "$CTX"
+	run -0 kiln build --build-arg V=two -t c:2 "$CTX"
+	[[ "$output" == *'COPY a.txt /app/ CACHED'* ]]
+	[[ "$output" != *'RUN echo "$V" > /app/v && cat /app/a.txt > /app/copy CACHED'* ]]
+	run -0 kiln run --rm c:2
+	[ "$output" = two ]
+	run -0 kiln build --build-arg V=two -t c:2 "$CTX"
+	[ "$(grep -c ' CACHED$' <<<"$output")" -eq 8 ]
+	run -0 kiln build --no-cache -t c:3 "$CTX"
+	[[ "$output" != *CACHED* ]]
+	run -0 kiln run --rm c:3
+	[ "$output" = one ]
+	run -0 kiln fsck
+}
+
+@test "build cache: multi-stage, the cache is in the store, builder prune removes it, gc keeps it" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1 AS build
+RUN echo built > /out && echo x > /junk
+FROM bb:1
+COPY --from=build /out /out
+EOF2
+	run -0 kiln build -t m:1 "$CTX"
+	id1="${lines[-1]}"
+	# gc keeps the cached layers, also those of the build stage no image uses
+	run -0 kiln rmi m:1
+	run -0 kiln system prune -f
+	run -0 kiln build -t m:1 "$CTX"
+	[[ "$output" == *'RUN echo built > /out && echo x > /junk CACHED'* ]]
+	[[ "$output" == *'COPY --from=build /out /out CACHED'* ]]
+	[ "${lines[-1]}" = "$id1" ]
+	run -0 kiln run --rm --entrypoint cat m:1 /out
+	[ "$output" = built ]
+	run -0 kiln fsck
+	# without -a only entries no image uses go (the build stage's RUN)
+	run -0 kiln builder prune -f
+	[[ "$output" == *'Deleted build cache entries: 1'* ]]
+	[[ "$output" == *'Total reclaimed space: '* ]]
+	[[ "$output" != *'Total reclaimed space: 0B'* ]]
+	run -0 kiln builder prune -a -f
+	[[ "$output" == *'Total reclaimed space: '* ]]
+	run -0 kiln fsck
+	run -0 kiln build -t m:1 "$CTX"
+	[[ "$output" != *CACHED* ]]
+	run -0 kiln fsck
+	run -0 kiln run --rm --entrypoint cat m:1 /out
+	[ "$output" = built ]
+}
+
+@test "build cache: a failed build records nothing" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+RUN echo one > /one
+RUN false
+EOF2
+	run -1 kiln build -t f:1 "$CTX"
+	run -1 kiln build -t f:1 "$CTX"
+	[[ "$output" != *CACHED* ]]
+	run -0 kiln fsck
+}
+
+@test "build cache: the content of a RUN bind mount from the context is part of the key" {
+	echo one > "$CTX/f"
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+RUN --mount=type=bind,source=f,target=/m cat /m > /out
+EOF2
+	run -0 kiln build -t bm:1 "$CTX"
+	run -0 kiln build -t bm:1 "$CTX"
+	[[ "$output" == *"RUN --mount"*CACHED* ]]
+	echo two > "$CTX/f"
+	run -0 kiln build -t bm:1 "$CTX"
+	[[ "$output" != *"RUN --mount"*CACHED* ]]
+	run -0 kiln run --rm bm:1 cat /out
+	[ "$output" = two ]
 }

@@ -460,6 +460,61 @@ static void test_layers_as_overlay_lowerdirs(void **state)
         kiln_fs_rm_rf_at(AT_FDCWD, work);
 }
 
+/* The build cache table: record, look up, gc keeps cached blobs, prune
+ * removes entries and then their blobs. */
+static void test_build_cache(void **state)
+{
+        struct fixture *f = *state;
+        struct kiln_error err = { 0 };
+        struct kiln_digest blob;
+        static const char data[] = "pretend this is a layer";
+        assert_int_equal(kiln_store_blob_put(f->s, data, sizeof(data) - 1, &blob, &err), 0);
+        struct kiln_cache_entry e = { .has_layer = true, .blob = blob, .media_type = (char *)KILN_MT_OCI_LAYER,
+                                      .diff_id = blob, .size = sizeof(data) - 1,
+                                      .history = (char *)"{\"created_by\":\"RUN x\"}" };
+        struct kiln_cache_entry m = { .history = (char *)"{\"created_by\":\"ENV a=b\"}" };
+        struct kiln_cache_record rec[] = { { "sha256:key1", &e }, { "sha256:key2", &m } };
+        assert_int_equal(kiln_store_cache_record(f->s, rec, 2, &err), 0);
+
+        struct kiln_cache_entry got;
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:key1", &got, &err), 0);
+        assert_true(got.has_layer);
+        assert_string_equal(got.blob.str, blob.str);
+        assert_string_equal(got.media_type, KILN_MT_OCI_LAYER);
+        assert_int_equal(got.size, sizeof(data) - 1);
+        assert_string_equal(got.history, "{\"created_by\":\"RUN x\"}");
+        kiln_cache_entry_clear(&got);
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:key2", &got, &err), 0);
+        assert_false(got.has_layer);
+        kiln_cache_entry_clear(&got);
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:nope", &got, &err), -KILN_ENOTFOUND);
+        /* a hit only touches the entry */
+        struct kiln_cache_record touch[] = { { "sha256:key1", NULL } };
+        assert_int_equal(kiln_store_cache_record(f->s, touch, 1, &err), 0);
+
+        /* gc keeps a blob only the cache uses */
+        struct kiln_gc_report g;
+        assert_int_equal(kiln_store_gc(f->s, &g, &err), 0);
+        assert_true(kiln_store_blob_exists(f->s, &blob));
+
+        /* prune: entries with a layer no image uses go, then the blob */
+        struct kiln_cache_prune_report pr;
+        assert_int_equal(kiln_store_cache_prune(f->s, false, &pr, &err), 0);
+        assert_int_equal(pr.entries, 1);
+        assert_int_equal(pr.blobs_removed, 1);
+        assert_int_equal(pr.bytes_freed, sizeof(data) - 1);
+        assert_false(kiln_store_blob_exists(f->s, &blob));
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:key2", &got, &err), 0);
+        kiln_cache_entry_clear(&got);
+        assert_int_equal(kiln_store_cache_prune(f->s, true, &pr, &err), 0);
+        assert_int_equal(pr.entries, 1);
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:key2", &got, &err), -KILN_ENOTFOUND);
+
+        /* an entry whose blob went is a miss */
+        assert_int_equal(kiln_store_cache_record(f->s, rec, 1, &err), 0);
+        assert_int_equal(kiln_store_cache_get(f->s, "sha256:key1", &got, &err), -KILN_ENOTFOUND);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -470,6 +525,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fsck_and_unpack, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_add_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layers_as_overlay_lowerdirs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_build_cache, setup, teardown),
         };
         return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
