@@ -21,6 +21,7 @@
 #include "kiln/image.h"
 #include "kiln/layer.h"
 #include "kiln/runtime.h"
+#include "add.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -900,16 +901,6 @@ static bool ctx_skip(void *ud, const char *rel, bool is_dir)
         return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
 }
 
-static bool is_archive_name(const char *p)
-{
-        static const char *const ext[] = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
-                                           ".tar.zst", ".tzst" };
-        for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
-                if (kiln_endswith(p, ext[i]))
-                        return true;
-        return false;
-}
-
 /* Copy one source object to dest (absolute, cleaned) in the rootfs. */
 static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, const char *dest, bool dest_dir,
                     struct kiln_copy_opts *co)
@@ -964,10 +955,6 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                 const char *src = in->sources[k];
                 if (add && (strstr(src, "://") || kiln_startswith(src, "git@")))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "ADD %s: sources from URLs are not supported yet",
-                                        src);
-                if (add && is_archive_name(src))
-                        return kiln_err(b->err, -KILN_EUNSUPPORTED,
-                                        "ADD %s: extracting archives is not supported yet (use COPY to copy it as a file)",
                                         src);
         }
         mode_t mode = 0;
@@ -1072,6 +1059,13 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         sc.base = canon;
                         co.skip = ctx_skip;
                         co.ud = &sc;
+                        if (add) { /* a local tar archive is extracted (add.c) */
+                                r = build_add_archive(sfd, rootfd, dest, chown_s != NULL, co.uid, co.gid, b->err);
+                                if (r < 0)
+                                        kiln_err_prefix(b->err, r, "%s: ", paths[k]);
+                                if (r != 0)
+                                        continue;
+                        }
                 }
                 r = copy_one(b, rootfd, sfd, paths[k], dest, dest_dir, &co);
         }

@@ -181,3 +181,50 @@ built" ]
 	run -0 kiln run --rm tar:1 cat /a
 	[ "$output" = hello ]
 }
+
+@test "build: ADD extracts local tar archives (detected by content) into the destination" {
+	mkdir -p "$BATS_TEST_TMPDIR/t/d"
+	echo in-tar > "$BATS_TEST_TMPDIR/t/d/f"
+	tar -C "$BATS_TEST_TMPDIR/t" --owner=7 --group=8 -cf "$CTX/plain.tar" d
+	for c in gzip bzip2 xz zstd; do
+		$c -c < "$CTX/plain.tar" > "$CTX/a.$c"
+	done
+	cp "$CTX/a.gzip" "$CTX/noext"                 # by content, not by name
+	echo "not a tar" | gzip > "$CTX/fake.tar.gz"  # not a tar: copied as a file
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ADD plain.tar /x/plain
+ADD a.gzip a.bzip2 /x/many/
+ADD a.xz /x/xz
+ADD a.zstd /etc/
+ADD noext /x/noext
+ADD --chown=3:4 plain.tar /x/owned
+ADD fake.tar.gz /x/fake/
+EOF2
+	run -0 kiln build -q -t add:1 "$CTX"
+	run -0 kiln run --rm add:1 sh -c 'cat /x/plain/d/f /x/many/d/f /x/xz/d/f /etc/d/f /x/noext/d/f
+		stat -c "%u:%g" /x/plain/d/f /x/owned/d/f /x/owned/d; test -f /etc/passwd && echo merged
+		gunzip -c /x/fake/fake.tar.gz'
+	[ "${lines[0]}" = in-tar ]
+	[ "${lines[4]}" = in-tar ]
+	[ "${lines[5]}" = "7:8" ]
+	[ "${lines[6]}" = "3:4" ]
+	[ "${lines[7]}" = "3:4" ]
+	[ "${lines[8]}" = merged ]
+	[ "${lines[9]}" = "not a tar" ]
+}
+
+@test "build: ADD refuses an archive entry that leaves the destination, stores nothing" {
+	python3 - "$CTX/evil.tar" <<'EOF2'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    i = tarfile.TarInfo("../../evil"); data = b"x\n"; i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+EOF2
+	kiln run --rm bb:1 true   # base layers unpacked
+	printf 'FROM bb:1\nADD evil.tar /x/\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -q -t evil:1 "$CTX"
+	[[ "$output" == *'Dockerfile:2: ADD evil.tar /x/: evil.tar: '*'leaves the root'* ]]
+	[ "$(store_state)" = "$before" ]
+}
