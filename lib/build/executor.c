@@ -22,6 +22,7 @@
 #include "kiln/layer.h"
 #include "kiln/runtime.h"
 #include "add.h"
+#include "heredoc.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -712,8 +713,6 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 if (strcmp(in->flags[k].name, "network"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
                                         in->flags[k].name);
-        if (in->n_heredocs)
-                return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN with a heredoc is not supported yet");
         bool net_none = b->o->network_none;
         const char *net = kiln_df_flag_value(in, "network");
         if (net && !strcmp(net, "none"))
@@ -722,7 +721,16 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 return kiln_err(b->err, -EINVAL, "RUN --network=%s: expected none, host or default", net);
 
         _cleanup_strv_free_ char **argv = NULL;
-        if (in->prepend_shell) {
+        /* heredoc.c: a "#!" heredoc is a script file on /dev/pipes */
+        __attribute__((cleanup(build_mount_req_clear))) struct kiln_mount_req hd_mount = { 0 };
+        if (in->n_heredocs && in->prepend_shell) {
+                _cleanup_strv_free_ char **sh = stage_shell(st);
+                _cleanup_free_ char *hdir = new_dir(b, "heredoc");
+                int r = hdir ? build_run_heredoc_argv(sh, in, hdir, &argv, &hd_mount, b->err)
+                             : kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                if (r < 0)
+                        return r;
+        } else if (in->prepend_shell) {
                 argv = stage_shell(st);
                 kiln_strv_push(&argv, in->cmdline && in->cmdline[0] ? in->cmdline[0] : "");
         } else {
@@ -776,6 +784,8 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 .entrypoint = none_ep,
                 .cmd = argv,
                 .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
+                .mounts = hd_mount.type ? &hd_mount : NULL,
+                .n_mounts = hd_mount.type ? 1 : 0,
         };
         if (ro.user && !*ro.user)
                 ro.user = NULL;
@@ -948,8 +958,6 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                 if (strcmp(f, "from") && strcmp(f, "chown") && strcmp(f, "chmod") && strcmp(f, "link"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s --%s is not supported yet", cmd, f);
         }
-        if (in->n_inline_sources || in->n_heredocs)
-                return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s with a heredoc is not supported yet", cmd);
         const char *from = kiln_df_flag_value(in, "from");
         for (size_t k = 0; in->sources && in->sources[k]; k++) {
                 const char *src = in->sources[k];
@@ -1021,7 +1029,7 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         kiln_strv_push(&paths, m[i]);
                 kiln_strv_free(m);
         }
-        if (r >= 0 && n > 1 && !dest_dir)
+        if (r >= 0 && n + in->n_inline_sources > 1 && !dest_dir)
                 r = kiln_err(b->err, -EINVAL,
                              "When using %s with more than one source file, the destination must be a directory and end with a /",
                              cmd);
@@ -1069,6 +1077,22 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                 }
                 r = copy_one(b, rootfd, sfd, paths[k], dest, dest_dir, &co);
         }
+        /* COPY <<EOF: files of mode 0644 (heredoc.c), copied as context files */
+        if (r >= 0 && in->n_inline_sources) {
+                char *hdir = new_dir(b, "heredoc");
+                if (!hdir)
+                        r = kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                co.skip = NULL;
+                for (size_t k = 0; r >= 0 && k < in->n_inline_sources; k++) {
+                        int sfd = -1;
+                        r = build_inline_source(in->inline_sources[k], hdir, &sfd, b->err);
+                        if (r >= 0)
+                                r = copy_one(b, rootfd, sfd, in->inline_sources[k]->name, dest, dest_dir, &co);
+                        if (sfd >= 0)
+                                close(sfd);
+                }
+                free(hdir);
+        }
         if (rootfd >= 0)
                 close(TAKE_FD(rootfd));
         if (r >= 0) {
@@ -1081,6 +1105,15 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         for (size_t k = 0; k < n; k++)
                                 kiln_buf_printf(&wb, " %s", paths[k]);
                         what = kiln_buf_steal(&wb);
+                } else if (!n) { /* heredocs only: a hash of their bodies */
+                        _cleanup_(kiln_hasher_freep) struct kiln_hasher *hh = kiln_hasher_new(KILN_DIGEST_SHA256);
+                        for (size_t k = 0; k < in->n_inline_sources; k++)
+                                kiln_hasher_update(hh, in->inline_sources[k]->content,
+                                                   strlen(in->inline_sources[k]->content) + 1);
+                        struct kiln_digest d;
+                        kiln_hasher_final(hh, &d);
+                        const char *hex = strchr(d.str, ':') ? strchr(d.str, ':') + 1 : d.str;
+                        what = kiln_xasprintf("%s:%s", in->n_inline_sources > 1 ? "multi" : "file", hex);
                 } else {
                         char h[KILN_BUILDCTX_HASH_MAX];
                         if (kiln_buildctx_hash(b->ctx, paths, h, NULL) < 0)

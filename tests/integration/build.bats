@@ -228,3 +228,62 @@ EOF2
 	[[ "$output" == *'Dockerfile:2: ADD evil.tar /x/: evil.tar: '*'leaves the root'* ]]
 	[ "$(store_state)" = "$before" ]
 }
+
+@test "build: RUN heredocs (script through SHELL, shebang, several, <<-, quoted delimiter)" {
+	printf 'FROM bb:1\nENV V=val\n' > "$CTX/Dockerfile"
+	cat >> "$CTX/Dockerfile" <<'EOF2'
+RUN <<EOF
+echo one > /r1
+echo "$V $0" >> /r1
+EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /r2
+EOF
+RUN cat <<A > /r3 && cat <<-B >> /r3 && cat <<'C' >> /r3
+a $V
+A
+		b $V
+	B
+c $V
+C
+EOF2
+	run -0 kiln build -q -t hd:1 "$CTX"
+	run -0 kiln run --rm hd:1 cat /r1 /r2 /r3
+	[ "${lines[0]}" = one ]
+	[ "${lines[1]}" = "val /bin/sh" ]
+	[ "${lines[2]}" = "script /dev/pipes/EOF" ]
+	[ "${lines[3]}" = "a val" ]
+	[ "${lines[4]}" = "b val" ]
+	[ "${lines[5]}" = 'c $V' ]
+	[ -z "$(kiln run --rm hd:1 sh -c 'ls /dev/pipes 2>/dev/null')" ]
+}
+
+@test "build: COPY heredocs (files 0644, expansion unless quoted, several into a dir)" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ARG W=world
+COPY <<EOF /hello
+hello $W
+EOF
+COPY <<A <<'B' /d/
+a $W
+A
+b $W
+B
+COPY --chown=5:6 --chmod=600 <<EOF /owned
+x
+EOF
+EOF2
+	run -0 kiln build -q -t chd:1 "$CTX"
+	run -0 kiln run --rm chd:1 sh -c 'cat /hello /d/A /d/B; stat -c "%a %u:%g" /hello /d/A /owned'
+	[ "${lines[0]}" = "hello world" ]
+	[ "${lines[1]}" = "a world" ]
+	[ "${lines[2]}" = 'b $W' ]
+	[ "${lines[3]}" = "644 0:0" ]
+	[ "${lines[4]}" = "644 0:0" ]
+	[ "${lines[5]}" = "600 5:6" ]
+	printf 'FROM bb:1\nCOPY <<A <<B /d\na\nA\nb\nB\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: COPY <<A <<B /d: When using COPY with more than one source file, the destination must be a directory and end with a /'* ]]
+}
