@@ -23,6 +23,7 @@
 #include "kiln/runtime.h"
 #include "add.h"
 #include "heredoc.h"
+#include "onbuild.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -48,6 +49,7 @@ struct bstage {
         size_t n_layers;
         json_t *args;      /* declared ARGs: name -> string or null */
         bool cmd_set;      /* CMD given in this stage (ENTRYPOINT keeps it) */
+        json_t *onbuild;   /* the base image's ONBUILD triggers, to fire (onbuild.c) */
         bool done, busy;
 };
 
@@ -383,6 +385,7 @@ static void stage_clear(struct bstage *st)
 {
         json_decref(st->cfg);
         json_decref(st->args);
+        json_decref(st->onbuild);
         for (size_t i = 0; i < st->n_layers; i++) {
                 if (st->layers[i].bl < 0)
                         kiln_descriptor_clear(&st->layers[i].desc);
@@ -433,7 +436,7 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
         if (!json_is_array(json_object_get(rootfs, "diff_ids")))
                 json_object_set_new(rootfs, "diff_ids", json_array());
         if (c->config && json_array_size(json_object_get(c->config, "OnBuild")))
-                progress(b, "warning: ONBUILD triggers of %s are not run (not supported yet)\n", name);
+                st->onbuild = json_deep_copy(json_object_get(c->config, "OnBuild"));
         return 0;
 }
 
@@ -1144,6 +1147,63 @@ out:
 
 /* ---- the stage loop ---- */
 
+static int dispatch(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t idx)
+{
+        int r;
+        switch (in->cmd) {
+        case KILN_DF_ARG:
+                declare_args(b, in, st->args, false);
+                r = 0;
+                break;
+        case KILN_DF_RUN:
+                r = do_run(b, st, in);
+                break;
+        case KILN_DF_COPY:
+        case KILN_DF_ADD:
+                r = do_copy(b, st, in, idx);
+                break;
+        case KILN_DF_WORKDIR:
+                r = do_workdir(b, st, in);
+                break;
+        case KILN_DF_FROM:
+                r = kiln_err(b->err, -EINVAL, "internal: FROM inside a stage");
+                break;
+        default:
+                r = do_metadata(b, st, in);
+                break;
+        }
+        return r;
+}
+
+/* The base image's ONBUILD triggers, right after FROM, in order (onbuild.c).
+ * Errors name the FROM line and the trigger. */
+static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df_instruction *fromin, size_t idx)
+{
+        if (!st->onbuild)
+                return 0;
+        _cleanup_(kiln_dockerfile_freep) struct kiln_dockerfile *tdf = NULL;
+        int r = build_onbuild_parse(st->onbuild, &tdf, b->err);
+        if (r < 0)
+                return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
+        for (size_t i = 1; i < tdf->n_instructions; i++) {
+                struct kiln_df_instruction *in = &tdf->instructions[i];
+                const char *o = in->original;
+                while (*o == ' ' || *o == '\t')
+                        o++;
+                r = kiln_df_expand(in, tdf->escape, NULL, stage_lookup, st, b->err);
+                b->step++;
+                progress(b, "#%u [%s 1/1] ONBUILD %s\n", b->step, st->label, o);
+                if (r >= 0)
+                        r = dispatch(b, st, in, idx);
+                if (r < 0)
+                        return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ONBUILD %.200s: ", fname(b),
+                                               fromin->start_line, fromin->base, o);
+        }
+        json_decref(st->onbuild);
+        st->onbuild = NULL;
+        return 0;
+}
+
 static int build_stage(struct build *b, size_t idx)
 {
         struct bstage *st = &b->stages[idx];
@@ -1181,6 +1241,9 @@ static int build_stage(struct build *b, size_t idx)
                         return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
         }
         st->args = json_object();
+        r = fire_onbuild(b, st, fromin, idx);
+        if (r < 0)
+                return r;
         for (size_t i = ds->first; i < ds->first + ds->count; i++) {
                 struct kiln_df_instruction *in = &b->df->instructions[i];
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
@@ -1188,28 +1251,7 @@ static int build_stage(struct build *b, size_t idx)
                         return r;
                 b->step++;
                 progress(b, "#%u [%s %zu/%zu] %s\n", b->step, st->label, i - ds->first + 2, total, in->original);
-                switch (in->cmd) {
-                case KILN_DF_ARG:
-                        declare_args(b, in, st->args, false);
-                        r = 0;
-                        break;
-                case KILN_DF_RUN:
-                        r = do_run(b, st, in);
-                        break;
-                case KILN_DF_COPY:
-                case KILN_DF_ADD:
-                        r = do_copy(b, st, in, idx);
-                        break;
-                case KILN_DF_WORKDIR:
-                        r = do_workdir(b, st, in);
-                        break;
-                case KILN_DF_FROM:
-                        r = kiln_err(b->err, -EINVAL, "internal: FROM inside a stage");
-                        break;
-                default:
-                        r = do_metadata(b, st, in);
-                        break;
-                }
+                r = dispatch(b, st, in, idx);
                 if (r < 0)
                         return in_fail(b, in, r);
         }

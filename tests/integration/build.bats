@@ -287,3 +287,40 @@ EOF2
 	run -1 kiln build -q "$CTX"
 	[[ "$output" == *'Dockerfile:2: COPY <<A <<B /d: When using COPY with more than one source file, the destination must be a directory and end with a /'* ]]
 }
+
+@test "build: ONBUILD triggers fire after a later FROM, in order, and are not kept" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ENV E=base
+ONBUILD ENV T=trig
+ONBUILD RUN echo "$E $T" > /ob
+ONBUILD COPY a.txt /ob-a
+ONBUILD RUN <<EOF
+echo heredoc >> /ob
+EOF
+EOF2
+	run -0 kiln build -q -t obbase:1 "$CTX"
+	[[ "$(cfg OnBuild obbase:1)" == '["ENV T=trig","RUN echo \"$E $T\" > /ob","COPY a.txt /ob-a",'* ]]
+	run -0 kiln run --rm obbase:1 sh -c 'ls /ob 2>&1; true'
+	[[ "$output" == *'No such file'* ]]
+	printf 'FROM obbase:1\nRUN cat /ob /ob-a > /res\n' > "$CTX/Dockerfile"
+	run -0 kiln build -t obchild:1 "$CTX"
+	[[ "$output" == *'ONBUILD RUN echo "$E $T" > /ob'* ]]
+	run -0 kiln run --rm obchild:1 cat /res
+	[ "$output" = "base trig
+heredoc
+hello" ]
+	[ "$(cfg OnBuild obchild:1)" = null ]
+	[ "$(cfg Env obchild:1)" = "$(cfg Env obbase:1 | sed 's/]$/,"T=trig"]/')" ]
+}
+
+@test "build: a failing ONBUILD trigger names the FROM line, stores nothing" {
+	printf 'FROM bb:1\nONBUILD RUN exit 4\n' > "$CTX/Dockerfile"
+	kiln build -q -t obfail:1 "$CTX"
+	kiln run --rm bb:1 true   # base layers unpacked
+	printf '# c\nFROM obfail:1\nRUN true\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -q -t obfail:2 "$CTX"
+	[[ "$output" == *'Dockerfile:2: FROM obfail:1: ONBUILD RUN exit 4: '*'exit code: 4'* ]]
+	[ "$(store_state)" = "$before" ]
+}
