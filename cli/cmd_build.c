@@ -22,12 +22,13 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "quiet", no_argument, NULL, 'q' },
                 { "label", required_argument, NULL, 'l' },
                 { "network", required_argument, NULL, 'N' },
+                { "format", required_argument, NULL, 'F' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
-        bool quiet = false, net_none = false;
+        bool quiet = false, net_none = false, docker_format = false;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "t:f:q", longopts, cmd, &ex)) != -1) {
                 switch (c) {
@@ -70,6 +71,14 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         else if (strcmp(optarg, "host") && strcmp(optarg, "default"))
                                 return cli_usage_error("build", "--network %s: only host (the default) and none are supported yet",
                                                        optarg);
+                        break;
+                case 'F':
+                        if (!strcmp(optarg, "docker"))
+                                docker_format = true;
+                        else if (!strcmp(optarg, "oci"))
+                                docker_format = false;
+                        else
+                                return cli_usage_error("build", "--format %s: expected oci or docker", optarg);
                         break;
                 default:
                         return EXIT_USAGE;
@@ -145,6 +154,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .target = target,
                 .network_none = net_none,
                 .progress_fd = quiet ? -1 : STDERR_FILENO,
+                .docker_format = docker_format,
         };
         _cleanup_free_ char *id = NULL;
         r = kiln_build(store, bctx, df, &o, &id, &err);

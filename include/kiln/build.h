@@ -19,6 +19,8 @@ struct kiln_build_opts {
         const char *target;            /* stage name or NULL: the last stage */
         bool network_none;             /* RUN in a private network namespace (lo only) */
         int progress_fd;               /* step lines and RUN output; -1: discarded */
+        bool docker_format;            /* --format docker: Docker schema2 manifest and config
+                                          (keeps Healthcheck, Shell, OnBuild); else OCI */
 };
 
 /*

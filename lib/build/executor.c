@@ -24,6 +24,7 @@
 #include "add.h"
 #include "heredoc.h"
 #include "onbuild.h"
+#include "format.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -668,6 +669,14 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
                 } else
                         text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), o);
         }
+        if (!b->o->docker_format) { /* format.c: buildah's warning, dropped at the end */
+                json_t *v = in->cmd == KILN_DF_SHELL ? json_incref(json_object_get(c, "Shell"))
+                                                     : json_string(in->expression ? in->expression : "");
+                _cleanup_free_ char *w = build_oci_warning(kiln_df_cmd_name(in->cmd), v);
+                json_decref(v);
+                if (w)
+                        progress(b, "WARN: %s\n", w);
+        }
         _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
         history_add(st, by, true);
         return 0;
@@ -1305,7 +1314,10 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                 };
         }
         _cleanup_free_ char *craw = NULL, *mraw = NULL;
-        struct kiln_descriptor cdesc = { .media_type = (char *)KILN_MT_OCI_CONFIG };
+        struct kiln_descriptor cdesc = { .media_type = (char *)(b->o->docker_format ? KILN_MT_DOCKER_CONFIG
+                                                                                     : KILN_MT_OCI_CONFIG) };
+        if (!b->o->docker_format)
+                build_config_oci(cfg);
         if (r >= 0) {
                 size_t clen;
                 craw = kiln_json_dump(cfg, &clen);
@@ -1314,7 +1326,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
         }
         size_t mlen = 0;
         if (r >= 0) {
-                r = kiln_manifest_build(&cdesc, descs, st->n_layers, NULL, &mraw, &mlen);
+                r = build_manifest(b->o->docker_format, &cdesc, descs, st->n_layers, &mraw, &mlen);
                 if (r < 0)
                         kiln_err(b->err, r, "build manifest: %s", kiln_strerror(r));
         }

@@ -299,7 +299,7 @@ ONBUILD RUN <<EOF
 echo heredoc >> /ob
 EOF
 EOF2
-	run -0 kiln build -q -t obbase:1 "$CTX"
+	run -0 kiln build -q --format docker -t obbase:1 "$CTX"
 	[[ "$(cfg OnBuild obbase:1)" == '["ENV T=trig","RUN echo \"$E $T\" > /ob","COPY a.txt /ob-a",'* ]]
 	run -0 kiln run --rm obbase:1 sh -c 'ls /ob 2>&1; true'
 	[[ "$output" == *'No such file'* ]]
@@ -316,11 +316,40 @@ hello" ]
 
 @test "build: a failing ONBUILD trigger names the FROM line, stores nothing" {
 	printf 'FROM bb:1\nONBUILD RUN exit 4\n' > "$CTX/Dockerfile"
-	kiln build -q -t obfail:1 "$CTX"
+	kiln build -q --format docker -t obfail:1 "$CTX"
 	kiln run --rm bb:1 true   # base layers unpacked
 	printf '# c\nFROM obfail:1\nRUN true\n' > "$CTX/Dockerfile"
 	before=$(store_state)
 	run -1 kiln build -q -t obfail:2 "$CTX"
 	[[ "$output" == *'Dockerfile:2: FROM obfail:1: ONBUILD RUN exit 4: '*'exit code: 4'* ]]
 	[ "$(store_state)" = "$before" ]
+}
+
+@test "build: --format oci drops HEALTHCHECK, SHELL, ONBUILD (buildah's warnings); docker keeps them" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+SHELL ["/bin/sh", "-ec"]
+HEALTHCHECK --interval=5s CMD true
+ONBUILD RUN true
+RUN echo "$0 $-" > /shell
+EOF2
+	run -0 kiln build -t fmt:oci "$CTX"
+	[[ "$output" == *'HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format'* ]]
+	[[ "$output" == *'SHELL is not supported for OCI image format, [/bin/sh -ec] will be ignored. Must use `docker` format'* ]]
+	[[ "$output" == *'ONBUILD is not supported for OCI image format, RUN true will be ignored. Must use `docker` format'* ]]
+	[ "$(cfg Healthcheck fmt:oci)" = null ]
+	[ "$(cfg Shell fmt:oci)" = null ]
+	[ "$(cfg OnBuild fmt:oci)" = null ]
+	run -0 kiln run --rm fmt:oci cat /shell
+	[[ "$output" == "/bin/sh "*e* ]]     # SHELL still applies to the build
+	run -0 kiln build -q --format docker -t fmt:docker "$CTX"
+	[ "$(cfg Shell fmt:docker)" = '["/bin/sh","-ec"]' ]
+	[ "$(cfg OnBuild fmt:docker)" = '["RUN true"]' ]
+	[[ "$(cfg Healthcheck fmt:docker)" == *'"Test":["CMD-SHELL","true"]'* ]]
+	run -0 kiln inspect --format '{{.ManifestMediaType}}' fmt:docker
+	[ "$output" = application/vnd.docker.distribution.manifest.v2+json ]
+	run -0 kiln inspect --format '{{.ManifestMediaType}}' fmt:oci
+	[ "$output" = application/vnd.oci.image.manifest.v1+json ]
+	run -125 kiln build -q --format v2s2 "$CTX"
+	[[ "$output" == *'--format v2s2: expected oci or docker'* ]]
 }
