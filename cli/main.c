@@ -293,6 +293,9 @@ static const struct cli_command commands[] = {
           "      --label list        Set a label on the image (K=V)\n"
           "      --network string    Network for RUN: host (the default) or none\n"
           "  -q, --quiet             Print only the image ID\n"
+          "      --source-date-epoch int  Reproducible: config and history times are\n"
+          "                          this (seconds since 1970), layer mtimes clamped\n"
+          "                          to it (default: $SOURCE_DATE_EPOCH when set)\n"
           "  -t, --tag list          Name the image (REPOSITORY[:TAG]); repeatable\n"
           "      --target string     Build the stage of that name (default: the last)\n\n"
           "Supported: FROM (a local image, scratch, an earlier stage; AS), ARG (global\n"
@@ -304,7 +307,7 @@ static const struct cli_command commands[] = {
           "Not supported yet: the build cache (every step runs every time), RUN\n"
           "--mount, ADD of URLs, COPY --exclude/--parents, COPY --from with\n"
           "wildcards, pulling base images, -f -, --no-cache, --squash, --output,\n"
-          "--source-date-epoch, --secret, --platform other than the host's, parallel\n"
+          "--secret, --platform other than the host's, parallel\n"
           "stages. RUN uses the host's network namespace (no bridge, /etc/resolv.conf\n"
           "and /etc/hosts are the image's own).\n" },
         { "commit", cmd_commit, "Create a new image from a container's changes",

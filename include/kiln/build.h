@@ -21,6 +21,9 @@ struct kiln_build_opts {
         int progress_fd;               /* step lines and RUN output; -1: discarded */
         bool docker_format;            /* --format docker: Docker schema2 manifest and config
                                           (keeps Healthcheck, Shell, OnBuild); else OCI */
+        bool has_source_date_epoch;    /* reproducible: config and history "created" are
+                                          source_date_epoch, layer mtimes clamped to it */
+        int64_t source_date_epoch;
 };
 
 /*

@@ -96,9 +96,13 @@ static int in_fail(struct build *b, const struct kiln_df_instruction *in, int r)
         return kiln_err_prefix(b->err, r, "%s:%u: %.200s: ", fname(b), in->start_line, o);
 }
 
-static void now_rfc3339(char *out, size_t n)
+/* now, or the SOURCE_DATE_EPOCH of a reproducible build */
+static void now_rfc3339(struct build *b, char *out, size_t n)
 {
-        kiln_format_rfc3339((int64_t)time(NULL), out, n);
+        int64_t t = (int64_t)time(NULL);
+        if (b->o->has_source_date_epoch)
+                t = b->o->source_date_epoch;
+        kiln_format_rfc3339(t, out, n);
 }
 
 /* ---- scope: ENV first, then ARG (Docker: ENV overrides an ARG) ---- */
@@ -315,7 +319,7 @@ static bool dir_is_empty(const char *path)
         return empty;
 }
 
-static void history_add(struct bstage *st, const char *created_by, bool empty_layer)
+static void history_add(struct build *b, struct bstage *st, const char *created_by, bool empty_layer)
 {
         json_t *hist = json_object_get(st->cfg, "history");
         if (!json_is_array(hist)) {
@@ -323,7 +327,7 @@ static void history_add(struct bstage *st, const char *created_by, bool empty_la
                 json_object_set_new(st->cfg, "history", hist);
         }
         char created[64];
-        now_rfc3339(created, sizeof(created));
+        now_rfc3339(b, created, sizeof(created));
         json_t *h = json_object();
         json_object_set_new(h, "created", json_string(created));
         json_object_set_new(h, "created_by", json_string(created_by));
@@ -341,7 +345,7 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         umount2(sp->merged, MNT_DETACH);
         sp->mounted = false;
         if (optional && dir_is_empty(sp->upper)) {
-                history_add(st, created_by, true);
+                history_add(b, st, created_by, true);
                 return 0;
         }
         _cleanup_free_ char *vpath = NULL;
@@ -356,6 +360,8 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
                 return r;
         }
         struct kiln_layer_create_opts lo = KILN_LAYER_CREATE_OPTS_INIT;
+        if (b->o->has_source_date_epoch) /* reproducible: mtimes clamped */
+                lo.source_date_epoch = b->o->source_date_epoch;
         struct kiln_layer_info info;
         _cleanup_close_ int lfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int ufd = open(sp->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -376,7 +382,7 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         b->n_bl++;
         json_t *rootfs = json_object_get(st->cfg, "rootfs");
         json_array_append_new(json_object_get(rootfs, "diff_ids"), json_string(info.diff_id.str));
-        history_add(st, created_by, false);
+        history_add(b, st, created_by, false);
         return 0;
 }
 
@@ -678,7 +684,7 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
                         progress(b, "WARN: %s\n", w);
         }
         _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
-        history_add(st, by, true);
+        history_add(b, st, by, true);
         return 0;
 }
 
@@ -1275,7 +1281,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
 {
         json_t *cfg = st->cfg;
         char created[64];
-        now_rfc3339(created, sizeof(created));
+        now_rfc3339(b, created, sizeof(created));
         json_object_set_new(cfg, "created", json_string(created));
         if (!json_is_string(json_object_get(cfg, "architecture")))
                 json_object_set_new(cfg, "architecture", json_string(kiln_platform_arch()));

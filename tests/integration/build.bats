@@ -353,3 +353,38 @@ EOF2
 	run -125 kiln build -q --format v2s2 "$CTX"
 	[[ "$output" == *'--format v2s2: expected oci or docker'* ]]
 }
+
+@test "build: SOURCE_DATE_EPOCH / --source-date-epoch give byte-identical images" {
+	mkdir -p "$BATS_TEST_TMPDIR/t/d" && echo t > "$BATS_TEST_TMPDIR/t/d/f"
+	tar -C "$BATS_TEST_TMPDIR/t" -czf "$CTX/t.tgz" d
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ENV A=b
+WORKDIR /w
+RUN echo run > /w/r && mkdir -p /new/dir && echo x > /new/dir/now
+COPY a.txt sub /c/
+ADD t.tgz /x/
+COPY <<EOF /h
+heredoc
+EOF
+EOF2
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$KILN" build -q -t rep:1 "$CTX"
+	id1=$output
+	sleep 1.1
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$KILN" build -q -t rep:2 "$CTX"
+	[ "$output" = "$id1" ]
+	run -0 kiln build -q --source-date-epoch 1700000000 -t rep:3 "$CTX"
+	[ "$output" = "$id1" ]
+	[ "$(kiln inspect --format '{{.Id}}' rep:2)" = "$id1" ]
+	[ "$(kiln inspect --format '{{.Created}}' rep:1)" = "2023-11-14T22:13:20Z" ] ||
+		[[ "$(kiln inspect --format '{{.Created}}' rep:1)" == 2023-11-14*22:13:20* ]]
+	run -0 kiln run --rm rep:1 stat -c %Y /new/dir/now /new/dir /w/r
+	[ "$output" = "1700000000
+1700000000
+1700000000" ]
+	# without it the times are now's: another ID
+	run -0 kiln build -q -t rep:4 "$CTX"
+	[ "$output" != "$id1" ]
+	run -125 kiln build -q --source-date-epoch soon "$CTX"
+	[[ "$output" == *'--source-date-epoch soon: expected a number of seconds since 1970'* ]]
+}
