@@ -1002,6 +1002,7 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         _cleanup_free_ char *vpath = NULL;
         bool vm = false;
         _cleanup_close_ int srcroot = -1;
+        _cleanup_close_ int rootfd = -1; /* here: "goto out" must not skip it */
         int r = 0;
         if (from) {
                 int j = find_stage(b, from, stage_idx);
@@ -1054,7 +1055,6 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         struct step sp = { 0 };
         if (r >= 0)
                 r = step_begin(b, st, &sp);
-        _cleanup_close_ int rootfd = -1;
         if (r >= 0) {
                 rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
@@ -1205,7 +1205,13 @@ static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df
                 const char *o = in->original;
                 while (*o == ' ' || *o == '\t')
                         o++;
-                r = kiln_df_expand(in, tdf->escape, NULL, stage_lookup, st, b->err);
+                struct kiln_error xerr = { 0 };
+                r = kiln_df_expand(in, tdf->escape, "ONBUILD", stage_lookup, st, &xerr);
+                if (r < 0) { /* drop the "ONBUILD:LINE: " of the re-parsed text */
+                        const char *m = strchr(xerr.msg, ':') ? strchr(xerr.msg, ':') + 1 : xerr.msg;
+                        m = strstr(m, ": ") ? strstr(m, ": ") + 2 : xerr.msg;
+                        kiln_err(b->err, r, "%s", m);
+                }
                 b->step++;
                 progress(b, "#%u [%s 1/1] ONBUILD %s\n", b->step, st->label, o);
                 if (r >= 0)
