@@ -24,12 +24,16 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "label", required_argument, NULL, 'l' },
                 { "network", required_argument, NULL, 'N' },
                 { "secret", required_argument, NULL, 'S' },
+                { "format", required_argument, NULL, 'F' },
+                { "source-date-epoch", required_argument, NULL, 'E' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
-        bool quiet = false, net_none = false, no_cache = false;
+        bool quiet = false, net_none = false, no_cache = false, docker_format = false;
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        bool sde_flag = false;
         int c, ex;
         while ((c = cli_getopt(argc, argv, "t:f:q", longopts, cmd, &ex)) != -1) {
                 switch (c) {
@@ -81,9 +85,31 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                                 return cli_usage_error("build", "--network %s: only host (the default) and none are supported yet",
                                                        optarg);
                         break;
+                case 'F':
+                        if (!strcmp(optarg, "docker"))
+                                docker_format = true;
+                        else if (!strcmp(optarg, "oci"))
+                                docker_format = false;
+                        else
+                                return cli_usage_error("build", "--format %s: expected oci or docker", optarg);
+                        break;
+                case 'E':
+                        sde = optarg;
+                        sde_flag = true;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
+        }
+        int64_t epoch = -1;
+        if (sde && (*sde || sde_flag)) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(sde, &end, 10);
+                if (!*sde || *end || errno || v < 0)
+                        return cli_usage_error("build", "%s %s: expected a number of seconds since 1970",
+                                               sde_flag ? "--source-date-epoch" : "SOURCE_DATE_EPOCH", sde);
+                epoch = v;
         }
         if (optind + 1 != argc)
                 return cli_usage_error("build", "\"kiln build\" requires exactly 1 argument (the context)");
@@ -157,6 +183,9 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .secrets = secrets,
                 .no_cache = no_cache,
                 .progress_fd = quiet ? -1 : STDERR_FILENO,
+                .docker_format = docker_format,
+                .has_source_date_epoch = epoch >= 0,
+                .source_date_epoch = epoch,
         };
         _cleanup_free_ char *id = NULL;
         r = kiln_build(store, bctx, df, &o, &id, &err);

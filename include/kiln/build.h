@@ -21,6 +21,11 @@ struct kiln_build_opts {
         char *const *secrets;          /* --secret "id=X,src=FILE" | "id=X,env=VAR" (RUN --mount=type=secret) */
         bool no_cache;                 /* run every step (the cache is still updated) */
         int progress_fd;               /* step lines and RUN output; -1: discarded */
+        bool docker_format;            /* --format docker: Docker schema2 manifest and config
+                                          (keeps Healthcheck, Shell, OnBuild); else OCI */
+        bool has_source_date_epoch;    /* reproducible: config and history "created" are
+                                          source_date_epoch, layer mtimes clamped to it */
+        int64_t source_date_epoch;
 };
 
 /*

@@ -97,7 +97,22 @@ struct kiln_layer_apply_opts {
         bool overlay_whiteouts;
         /* Limit on the uncompressed bytes (0 = none). */
         int64_t max_size;
+        /* A plain tar archive, not a layer (ADD of a local archive): any
+         * compression libarchive reads (gzip, bzip2, xz, zstd), ".wh."
+         * names are ordinary files (no whiteouts). */
+        bool plain_archive;
+        /* Every entry owned by uid:gid (ADD --chown), over preserve_owner. */
+        bool force_owner;
+        uid_t uid;
+        gid_t gid;
 };
+
+/*
+ * Is the file read from fd (at its current offset) a tar archive, plain or
+ * compressed with gzip, bzip2, xz or zstd, as Docker's builder decides
+ * (content, not name: a valid first tar header)? 1 yes, 0 no, < 0 error.
+ */
+int kiln_layer_is_tar_archive(int fd, struct kiln_error *err);
 
 struct kiln_layer_apply_info {
         struct kiln_digest digest;  /* of the bytes read (as given) */

@@ -23,6 +23,10 @@
 #include "kiln/runtime.h"
 #include "build-internal.h"
 #include "runmount.h"
+#include "add.h"
+#include "heredoc.h"
+#include "onbuild.h"
+#include "format.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -49,6 +53,7 @@ struct bstage {
         json_t *args;      /* declared ARGs: name -> string or null */
         bool cmd_set;      /* CMD given in this stage (ENTRYPOINT keeps it) */
         char *ckey;        /* build cache: the key of the last step; NULL: uncacheable */
+        json_t *onbuild;   /* the base image's ONBUILD triggers, to fire (onbuild.c) */
         bool done, busy;
 };
 
@@ -100,9 +105,13 @@ static int in_fail(struct build *b, const struct kiln_df_instruction *in, int r)
         return kiln_err_prefix(b->err, r, "%s:%u: %.200s: ", fname(b), in->start_line, o);
 }
 
-static void now_rfc3339(char *out, size_t n)
+/* now, or the SOURCE_DATE_EPOCH of a reproducible build */
+static void now_rfc3339(struct build *b, char *out, size_t n)
 {
-        kiln_format_rfc3339((int64_t)time(NULL), out, n);
+        int64_t t = (int64_t)time(NULL);
+        if (b->o->has_source_date_epoch)
+                t = b->o->source_date_epoch;
+        kiln_format_rfc3339(t, out, n);
 }
 
 /* ---- scope: ENV first, then ARG (Docker: ENV overrides an ARG) ---- */
@@ -325,7 +334,7 @@ static bool dir_is_empty(const char *path)
         return empty;
 }
 
-static void history_add(struct bstage *st, const char *created_by, bool empty_layer)
+static void history_add(struct build *b, struct bstage *st, const char *created_by, bool empty_layer)
 {
         json_t *hist = json_object_get(st->cfg, "history");
         if (!json_is_array(hist)) {
@@ -333,7 +342,7 @@ static void history_add(struct bstage *st, const char *created_by, bool empty_la
                 json_object_set_new(st->cfg, "history", hist);
         }
         char created[64];
-        now_rfc3339(created, sizeof(created));
+        now_rfc3339(b, created, sizeof(created));
         json_t *h = json_object();
         json_object_set_new(h, "created", json_string(created));
         json_object_set_new(h, "created_by", json_string(created_by));
@@ -351,7 +360,7 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         umount2(sp->merged, MNT_DETACH);
         sp->mounted = false;
         if (optional && dir_is_empty(sp->upper)) {
-                history_add(st, created_by, true);
+                history_add(b, st, created_by, true);
                 return 0;
         }
         _cleanup_free_ char *vpath = NULL;
@@ -366,6 +375,8 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
                 return r;
         }
         struct kiln_layer_create_opts lo = KILN_LAYER_CREATE_OPTS_INIT;
+        if (b->o->has_source_date_epoch) /* reproducible: mtimes clamped */
+                lo.source_date_epoch = b->o->source_date_epoch;
         struct kiln_layer_info info;
         _cleanup_close_ int lfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int ufd = open(sp->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -386,7 +397,7 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         b->n_bl++;
         json_t *rootfs = json_object_get(st->cfg, "rootfs");
         json_array_append_new(json_object_get(rootfs, "diff_ids"), json_string(info.diff_id.str));
-        history_add(st, created_by, false);
+        history_add(b, st, created_by, false);
         return 0;
 }
 
@@ -397,6 +408,7 @@ static void stage_clear(struct bstage *st)
         json_decref(st->cfg);
         json_decref(st->args);
         free(st->ckey);
+        json_decref(st->onbuild);
         for (size_t i = 0; i < st->n_layers; i++) {
                 if (st->layers[i].bl < 0)
                         kiln_descriptor_clear(&st->layers[i].desc);
@@ -448,7 +460,7 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
         if (!json_is_array(json_object_get(rootfs, "diff_ids")))
                 json_object_set_new(rootfs, "diff_ids", json_array());
         if (c->config && json_array_size(json_object_get(c->config, "OnBuild")))
-                progress(b, "warning: ONBUILD triggers of %s are not run (not supported yet)\n", name);
+                st->onbuild = json_deep_copy(json_object_get(c->config, "OnBuild"));
         return 0;
 }
 
@@ -682,8 +694,16 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
                 } else
                         text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), o);
         }
+        if (!b->o->docker_format) { /* format.c: buildah's warning, dropped at the end */
+                json_t *v = in->cmd == KILN_DF_SHELL ? json_incref(json_object_get(c, "Shell"))
+                                                     : json_string(in->expression ? in->expression : "");
+                _cleanup_free_ char *w = build_oci_warning(kiln_df_cmd_name(in->cmd), v);
+                json_decref(v);
+                if (w)
+                        progress(b, "WARN: %s\n", w);
+        }
         _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
-        history_add(st, by, true);
+        history_add(b, st, by, true);
         return 0;
 }
 
@@ -757,8 +777,6 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 if (strcmp(in->flags[k].name, "network") && strcmp(in->flags[k].name, "mount"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
                                         in->flags[k].name);
-        if (in->n_heredocs)
-                return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN with a heredoc is not supported yet");
         bool net_none = b->o->network_none;
         const char *net = kiln_df_flag_value(in, "network");
         if (net && !strcmp(net, "none"))
@@ -767,7 +785,16 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 return kiln_err(b->err, -EINVAL, "RUN --network=%s: expected none, host or default", net);
 
         _cleanup_strv_free_ char **argv = NULL;
-        if (in->prepend_shell) {
+        /* heredoc.c: a "#!" heredoc is a script file on /dev/pipes */
+        __attribute__((cleanup(build_mount_req_clear))) struct kiln_mount_req hd_mount = { 0 };
+        if (in->n_heredocs && in->prepend_shell) {
+                _cleanup_strv_free_ char **sh = stage_shell(st);
+                _cleanup_free_ char *hdir = new_dir(b, "heredoc");
+                int r = hdir ? build_run_heredoc_argv(sh, in, hdir, &argv, &hd_mount, b->err)
+                             : kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                if (r < 0)
+                        return r;
+        } else if (in->prepend_shell) {
                 argv = stage_shell(st);
                 kiln_strv_push(&argv, in->cmdline && in->cmdline[0] ? in->cmdline[0] : "");
         } else {
@@ -834,7 +861,16 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 .cmd = argv,
                 .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
         };
-        ro.mounts = kiln_runmounts_reqs(rm, &ro.n_mounts);
+        /* the RUN --mount mounts, and a "#!" heredoc's script after them */
+        size_t n_rm = 0;
+        const struct kiln_mount_req *rmr = kiln_runmounts_reqs(rm, &n_rm);
+        _cleanup_free_ struct kiln_mount_req *all = kiln_xcalloc(n_rm + 1, sizeof(*all));
+        if (n_rm)
+                memcpy(all, rmr, n_rm * sizeof(*all));
+        if (hd_mount.type)
+                all[n_rm++] = hd_mount;
+        ro.mounts = n_rm ? all : NULL;
+        ro.n_mounts = n_rm;
         if (ro.user && !*ro.user)
                 ro.user = NULL;
         json_t *spec = NULL;
@@ -961,16 +997,6 @@ static bool ctx_skip(void *ud, const char *rel, bool is_dir)
         return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
 }
 
-static bool is_archive_name(const char *p)
-{
-        static const char *const ext[] = { ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
-                                           ".tar.zst", ".tzst" };
-        for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
-                if (kiln_endswith(p, ext[i]))
-                        return true;
-        return false;
-}
-
 /* Copy one source object to dest (absolute, cleaned) in the rootfs. */
 static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, const char *dest, bool dest_dir,
                     struct kiln_copy_opts *co)
@@ -1018,17 +1044,11 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                 if (strcmp(f, "from") && strcmp(f, "chown") && strcmp(f, "chmod") && strcmp(f, "link"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s --%s is not supported yet", cmd, f);
         }
-        if (in->n_inline_sources || in->n_heredocs)
-                return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s with a heredoc is not supported yet", cmd);
         const char *from = kiln_df_flag_value(in, "from");
         for (size_t k = 0; in->sources && in->sources[k]; k++) {
                 const char *src = in->sources[k];
                 if (add && (strstr(src, "://") || kiln_startswith(src, "git@")))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "ADD %s: sources from URLs are not supported yet",
-                                        src);
-                if (add && is_archive_name(src))
-                        return kiln_err(b->err, -KILN_EUNSUPPORTED,
-                                        "ADD %s: extracting archives is not supported yet (use COPY to copy it as a file)",
                                         src);
         }
         mode_t mode = 0;
@@ -1097,7 +1117,7 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         kiln_strv_push(&paths, m[i]);
                 kiln_strv_free(m);
         }
-        if (r >= 0 && n > 1 && !dest_dir)
+        if (r >= 0 && n + in->n_inline_sources > 1 && !dest_dir)
                 r = kiln_err(b->err, -EINVAL,
                              "When using %s with more than one source file, the destination must be a directory and end with a /",
                              cmd);
@@ -1134,8 +1154,31 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         sc.base = canon;
                         co.skip = ctx_skip;
                         co.ud = &sc;
+                        if (add) { /* a local tar archive is extracted (add.c) */
+                                r = build_add_archive(sfd, rootfd, dest, chown_s != NULL, co.uid, co.gid, b->err);
+                                if (r < 0)
+                                        kiln_err_prefix(b->err, r, "%s: ", paths[k]);
+                                if (r != 0)
+                                        continue;
+                        }
                 }
                 r = copy_one(b, rootfd, sfd, paths[k], dest, dest_dir, &co);
+        }
+        /* COPY <<EOF: files of mode 0644 (heredoc.c), copied as context files */
+        if (r >= 0 && in->n_inline_sources) {
+                char *hdir = new_dir(b, "heredoc");
+                if (!hdir)
+                        r = kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                co.skip = NULL;
+                for (size_t k = 0; r >= 0 && k < in->n_inline_sources; k++) {
+                        int sfd = -1;
+                        r = build_inline_source(in->inline_sources[k], hdir, &sfd, b->err);
+                        if (r >= 0)
+                                r = copy_one(b, rootfd, sfd, in->inline_sources[k]->name, dest, dest_dir, &co);
+                        if (sfd >= 0)
+                                close(sfd);
+                }
+                free(hdir);
         }
         if (rootfd >= 0)
                 close(TAKE_FD(rootfd));
@@ -1149,6 +1192,15 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         for (size_t k = 0; k < n; k++)
                                 kiln_buf_printf(&wb, " %s", paths[k]);
                         what = kiln_buf_steal(&wb);
+                } else if (!n) { /* heredocs only: a hash of their bodies */
+                        _cleanup_(kiln_hasher_freep) struct kiln_hasher *hh = kiln_hasher_new(KILN_DIGEST_SHA256);
+                        for (size_t k = 0; k < in->n_inline_sources; k++)
+                                kiln_hasher_update(hh, in->inline_sources[k]->content,
+                                                   strlen(in->inline_sources[k]->content) + 1);
+                        struct kiln_digest d;
+                        kiln_hasher_final(hh, &d);
+                        const char *hex = strchr(d.str, ':') ? strchr(d.str, ':') + 1 : d.str;
+                        what = kiln_xasprintf("%s:%s", in->n_inline_sources > 1 ? "multi" : "file", hex);
                 } else {
                         char h[KILN_BUILDCTX_HASH_MAX];
                         if (kiln_buildctx_hash(b->ctx, paths, h, NULL) < 0)
@@ -1230,6 +1282,9 @@ static int cache_step_text(struct build *b, struct bstage *st, struct kiln_df_in
                            struct kiln_buf *t)
 {
         bcache_instruction_text(t, in);
+        /* a reproducible build's times are in what a step stores */
+        if (b->o->has_source_date_epoch)
+                kiln_buf_printf(t, "source-date-epoch:%lld\n", (long long)b->o->source_date_epoch);
         if (in->cmd == KILN_DF_RUN) {
                 /* env, user, workdir, shell are in the config; ARGs are not */
                 put_json(t, "config", cfg_obj(st));
@@ -1479,6 +1534,69 @@ static void cache_free(struct build *b)
 
 /* ---- the stage loop ---- */
 
+static int dispatch(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t idx)
+{
+        int r;
+        switch (in->cmd) {
+        case KILN_DF_ARG:
+                declare_args(b, in, st->args, false);
+                r = 0;
+                break;
+        case KILN_DF_RUN:
+                r = do_run(b, st, in);
+                break;
+        case KILN_DF_COPY:
+        case KILN_DF_ADD:
+                r = do_copy(b, st, in, idx);
+                break;
+        case KILN_DF_WORKDIR:
+                r = do_workdir(b, st, in);
+                break;
+        case KILN_DF_FROM:
+                r = kiln_err(b->err, -EINVAL, "internal: FROM inside a stage");
+                break;
+        default:
+                r = do_metadata(b, st, in);
+                break;
+        }
+        return r;
+}
+
+/* The base image's ONBUILD triggers, right after FROM, in order (onbuild.c).
+ * Errors name the FROM line and the trigger. */
+static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df_instruction *fromin, size_t idx)
+{
+        if (!st->onbuild)
+                return 0;
+        _cleanup_(kiln_dockerfile_freep) struct kiln_dockerfile *tdf = NULL;
+        int r = build_onbuild_parse(st->onbuild, &tdf, b->err);
+        if (r < 0)
+                return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
+        for (size_t i = 1; i < tdf->n_instructions; i++) {
+                struct kiln_df_instruction *in = &tdf->instructions[i];
+                const char *o = in->original;
+                while (*o == ' ' || *o == '\t')
+                        o++;
+                struct kiln_error xerr = { 0 };
+                r = kiln_df_expand(in, tdf->escape, "ONBUILD", stage_lookup, st, &xerr);
+                if (r < 0) { /* drop the "ONBUILD:LINE: " of the re-parsed text */
+                        const char *m = strchr(xerr.msg, ':') ? strchr(xerr.msg, ':') + 1 : xerr.msg;
+                        m = strstr(m, ": ") ? strstr(m, ": ") + 2 : xerr.msg;
+                        kiln_err(b->err, r, "%s", m);
+                }
+                b->step++;
+                progress(b, "#%u [%s 1/1] ONBUILD %s\n", b->step, st->label, o);
+                if (r >= 0)
+                        r = dispatch(b, st, in, idx);
+                if (r < 0)
+                        return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ONBUILD %.200s: ", fname(b),
+                                               fromin->start_line, fromin->base, o);
+        }
+        json_decref(st->onbuild);
+        st->onbuild = NULL;
+        return 0;
+}
+
 static int build_stage(struct build *b, size_t idx)
 {
         struct bstage *st = &b->stages[idx];
@@ -1516,6 +1634,14 @@ static int build_stage(struct build *b, size_t idx)
                         return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
         }
         st->args = json_object();
+        if (json_array_size(st->onbuild)) {
+                /* the triggers' steps are not in the cache's chain of keys */
+                free(st->ckey);
+                st->ckey = NULL;
+        }
+        r = fire_onbuild(b, st, fromin, idx);
+        if (r < 0)
+                return r;
         for (size_t i = ds->first; i < ds->first + ds->count; i++) {
                 struct kiln_df_instruction *in = &b->df->instructions[i];
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
@@ -1528,31 +1654,8 @@ static int build_stage(struct build *b, size_t idx)
                 b->step++;
                 progress(b, "#%u [%s %zu/%zu] %s%s\n", b->step, st->label, i - ds->first + 2, total, in->original,
                          cs.hit ? " CACHED" : "");
-                switch (cs.skip ? KILN_DF__MAX : in->cmd) {
-                case KILN_DF__MAX: /* a build cache hit: applied already */
-                        r = 0;
-                        break;
-                case KILN_DF_ARG:
-                        declare_args(b, in, st->args, false);
-                        r = 0;
-                        break;
-                case KILN_DF_RUN:
-                        r = do_run(b, st, in);
-                        break;
-                case KILN_DF_COPY:
-                case KILN_DF_ADD:
-                        r = do_copy(b, st, in, idx);
-                        break;
-                case KILN_DF_WORKDIR:
-                        r = do_workdir(b, st, in);
-                        break;
-                case KILN_DF_FROM:
-                        r = kiln_err(b->err, -EINVAL, "internal: FROM inside a stage");
-                        break;
-                default:
-                        r = do_metadata(b, st, in);
-                        break;
-                }
+                /* a build cache hit was applied already */
+                r = cs.skip ? 0 : dispatch(b, st, in, idx);
                 r = cache_step_end(b, st, &cs, r);
                 if (r < 0)
                         return in_fail(b, in, r);
@@ -1568,7 +1671,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
 {
         json_t *cfg = st->cfg;
         char created[64];
-        now_rfc3339(created, sizeof(created));
+        now_rfc3339(b, created, sizeof(created));
         cache_created(st, created, sizeof(created)); /* build cache */
         json_object_set_new(cfg, "created", json_string(created));
         if (!json_is_string(json_object_get(cfg, "architecture")))
@@ -1608,7 +1711,10 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                 };
         }
         _cleanup_free_ char *craw = NULL, *mraw = NULL;
-        struct kiln_descriptor cdesc = { .media_type = (char *)KILN_MT_OCI_CONFIG };
+        struct kiln_descriptor cdesc = { .media_type = (char *)(b->o->docker_format ? KILN_MT_DOCKER_CONFIG
+                                                                                     : KILN_MT_OCI_CONFIG) };
+        if (!b->o->docker_format)
+                build_config_oci(cfg);
         if (r >= 0) {
                 size_t clen;
                 craw = kiln_json_dump(cfg, &clen);
@@ -1617,7 +1723,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
         }
         size_t mlen = 0;
         if (r >= 0) {
-                r = kiln_manifest_build(&cdesc, descs, st->n_layers, NULL, &mraw, &mlen);
+                r = build_manifest(b->o->docker_format, &cdesc, descs, st->n_layers, &mraw, &mlen);
                 if (r < 0)
                         kiln_err(b->err, r, "build manifest: %s", kiln_strerror(r));
         }

@@ -302,9 +302,9 @@ static int set_meta_fresh(struct applier *ap, struct archive_entry *e, int fd, i
                           bool fresh)
 {
         bool chowned = false;
-        if (ap->opts->preserve_owner) {
-                uid_t uid = (uid_t)archive_entry_uid(e);
-                gid_t gid = (gid_t)archive_entry_gid(e);
+        if (ap->opts->preserve_owner || ap->opts->force_owner) {
+                uid_t uid = ap->opts->force_owner ? ap->opts->uid : (uid_t)archive_entry_uid(e);
+                gid_t gid = ap->opts->force_owner ? ap->opts->gid : (gid_t)archive_entry_gid(e);
                 /* a new file is ours already unless the directory is setgid */
                 if (!(fresh && uid == ap->euid && gid == ap->egid && !ap->cache_sgid)) {
                         int r = fd >= 0 ? fchown(fd, uid, gid)
@@ -496,7 +496,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
         const char *bname = slash ? slash + 1 : path;
         _cleanup_free_ char *dir = slash ? kiln_xstrndup(path, (size_t)(slash - path)) : kiln_xstrdup("");
 
-        if (kiln_startswith(bname, ".wh.")) {
+        if (!ap->opts->plain_archive && kiln_startswith(bname, ".wh.")) {
                 if (!strcmp(bname, ".wh..wh..opq"))
                         return apply_opaque(ap, path, dir);
                 if (kiln_startswith(bname, ".wh..wh.")) {
@@ -665,6 +665,33 @@ static int archive_fail(struct applier *ap, struct layer_in *in, const char *wha
         return layer_archive_err(ap->a, ap->err, what);
 }
 
+/* The compressions Docker's builder reads for ADD: gzip, bzip2, xz, zstd. */
+void layer_archive_support_filters(struct archive *a)
+{
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_bzip2(a);
+        archive_read_support_filter_xz(a);
+        archive_read_support_filter_zstd(a);
+}
+
+int kiln_layer_is_tar_archive(int fd, struct kiln_error *err)
+{
+        struct archive *a = archive_read_new();
+        if (!a)
+                return kiln_err(err, -ENOMEM, "cannot allocate archive reader");
+        layer_archive_support_filters(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        int r = 0;
+        if (archive_read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK) {
+                struct archive_entry *e;
+                int ar = archive_read_next_header(a, &e);
+                r = ar == ARCHIVE_OK || ar == ARCHIVE_WARN;
+        }
+        archive_read_free(a);
+        return r;
+}
+
 int kiln_layer_apply(int in_fd, int root_dirfd, const struct kiln_layer_apply_opts *opts,
                      struct kiln_layer_apply_info *ret, struct kiln_error *err)
 {
@@ -691,12 +718,12 @@ int kiln_layer_apply(int in_fd, int root_dirfd, const struct kiln_layer_apply_op
                 r = kiln_err(err, -KILN_EFORMAT, "layer: empty input");
                 goto out;
         }
-        in.c = kiln_compression_detect(in.ibuf, in.ilen);
-        if (in.c == KILN_COMPRESSION_NONE && in.ilen >= 3 && !memcmp(in.ibuf, "BZh", 3)) {
+        in.c = opts->plain_archive ? KILN_COMPRESSION_NONE : kiln_compression_detect(in.ibuf, in.ilen);
+        if (!opts->plain_archive && in.c == KILN_COMPRESSION_NONE && in.ilen >= 3 && !memcmp(in.ibuf, "BZh", 3)) {
                 r = kiln_err(err, -KILN_EUNSUPPORTED, "layer: bzip2 layers are not supported");
                 goto out;
         }
-        if (in.c == KILN_COMPRESSION_NONE && in.ilen >= 6 && !memcmp(in.ibuf, "\xfd" "7zXZ\0", 6)) {
+        if (!opts->plain_archive && in.c == KILN_COMPRESSION_NONE && in.ilen >= 6 && !memcmp(in.ibuf, "\xfd" "7zXZ\0", 6)) {
                 r = kiln_err(err, -KILN_EUNSUPPORTED, "layer: xz layers are not supported");
                 goto out;
         }
@@ -725,6 +752,8 @@ int kiln_layer_apply(int in_fd, int root_dirfd, const struct kiln_layer_apply_op
         }
         archive_read_support_format_tar(ap.a);
         archive_read_support_format_gnutar(ap.a);
+        if (opts->plain_archive)
+                layer_archive_support_filters(ap.a); /* libarchive decodes */
         if (archive_read_open(ap.a, &in, NULL, read_cb, NULL) != ARCHIVE_OK) {
                 r = archive_fail(&ap, &in, NULL);
                 goto out;

@@ -29,6 +29,9 @@ int layer_sink_error(struct layer_sink *s);
 
 KILN_DEFINE_CLEANUP(struct archive *, archive_write_free)
 
+/* Enable the read filters of plain archives (gzip, bzip2, xz, zstd). */
+void layer_archive_support_filters(struct archive *a);
+
 /* ---- parallel deterministic gzip (pgzip.c) ----
  * Fixed 128 KiB blocks, each raw deflate with the previous 32 KiB as the
  * dictionary, joined behind zlib's gzip header: the bytes do not depend on

@@ -456,3 +456,210 @@ EOF2
 	run -0 kiln run --rm bm:1 cat /out
 	[ "$output" = two ]
 }
+
+@test "build: ADD extracts local tar archives (detected by content) into the destination" {
+	mkdir -p "$BATS_TEST_TMPDIR/t/d"
+	echo in-tar > "$BATS_TEST_TMPDIR/t/d/f"
+	tar -C "$BATS_TEST_TMPDIR/t" --owner=7 --group=8 -cf "$CTX/plain.tar" d
+	for c in gzip bzip2 xz zstd; do
+		$c -c < "$CTX/plain.tar" > "$CTX/a.$c"
+	done
+	cp "$CTX/a.gzip" "$CTX/noext"                 # by content, not by name
+	echo "not a tar" | gzip > "$CTX/fake.tar.gz"  # not a tar: copied as a file
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ADD plain.tar /x/plain
+ADD a.gzip a.bzip2 /x/many/
+ADD a.xz /x/xz
+ADD a.zstd /etc/
+ADD noext /x/noext
+ADD --chown=3:4 plain.tar /x/owned
+ADD fake.tar.gz /x/fake/
+EOF2
+	run -0 kiln build -q -t add:1 "$CTX"
+	run -0 kiln run --rm add:1 sh -c 'cat /x/plain/d/f /x/many/d/f /x/xz/d/f /etc/d/f /x/noext/d/f
+		stat -c "%u:%g" /x/plain/d/f /x/owned/d/f /x/owned/d; test -f /etc/passwd && echo merged
+		gunzip -c /x/fake/fake.tar.gz'
+	[ "${lines[0]}" = in-tar ]
+	[ "${lines[4]}" = in-tar ]
+	[ "${lines[5]}" = "7:8" ]
+	[ "${lines[6]}" = "3:4" ]
+	[ "${lines[7]}" = "3:4" ]
+	[ "${lines[8]}" = merged ]
+	[ "${lines[9]}" = "not a tar" ]
+}
+
+@test "build: ADD refuses an archive entry that leaves the destination, stores nothing" {
+	python3 - "$CTX/evil.tar" <<'EOF2'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    i = tarfile.TarInfo("../../evil"); data = b"x\n"; i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+EOF2
+	kiln run --rm bb:1 true   # base layers unpacked
+	printf 'FROM bb:1\nADD evil.tar /x/\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -q -t evil:1 "$CTX"
+	[[ "$output" == *'Dockerfile:2: ADD evil.tar /x/: evil.tar: '*'leaves the root'* ]]
+	[ "$(store_state)" = "$before" ]
+}
+
+@test "build: RUN heredocs (script through SHELL, shebang, several, <<-, quoted delimiter)" {
+	printf 'FROM bb:1\nENV V=val\n' > "$CTX/Dockerfile"
+	cat >> "$CTX/Dockerfile" <<'EOF2'
+RUN <<EOF
+echo one > /r1
+echo "$V $0" >> /r1
+EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /r2
+EOF
+RUN cat <<A > /r3 && cat <<-B >> /r3 && cat <<'C' >> /r3
+a $V
+A
+		b $V
+	B
+c $V
+C
+EOF2
+	run -0 kiln build -q -t hd:1 "$CTX"
+	run -0 kiln run --rm hd:1 cat /r1 /r2 /r3
+	[ "${lines[0]}" = one ]
+	[ "${lines[1]}" = "val /bin/sh" ]
+	[ "${lines[2]}" = "script /dev/pipes/EOF" ]
+	[ "${lines[3]}" = "a val" ]
+	[ "${lines[4]}" = "b val" ]
+	[ "${lines[5]}" = 'c $V' ]
+	[ -z "$(kiln run --rm hd:1 sh -c 'ls /dev/pipes 2>/dev/null')" ]
+}
+
+@test "build: COPY heredocs (files 0644, expansion unless quoted, several into a dir)" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ARG W=world
+COPY <<EOF /hello
+hello $W
+EOF
+COPY <<A <<'B' /d/
+a $W
+A
+b $W
+B
+COPY --chown=5:6 --chmod=600 <<EOF /owned
+x
+EOF
+EOF2
+	run -0 kiln build -q -t chd:1 "$CTX"
+	run -0 kiln run --rm chd:1 sh -c 'cat /hello /d/A /d/B; stat -c "%a %u:%g" /hello /d/A /owned'
+	[ "${lines[0]}" = "hello world" ]
+	[ "${lines[1]}" = "a world" ]
+	[ "${lines[2]}" = 'b $W' ]
+	[ "${lines[3]}" = "644 0:0" ]
+	[ "${lines[4]}" = "644 0:0" ]
+	[ "${lines[5]}" = "600 5:6" ]
+	printf 'FROM bb:1\nCOPY <<A <<B /d\na\nA\nb\nB\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[[ "$output" == *'Dockerfile:2: COPY <<A <<B /d: When using COPY with more than one source file, the destination must be a directory and end with a /'* ]]
+}
+
+@test "build: ONBUILD triggers fire after a later FROM, in order, and are not kept" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ENV E=base
+ONBUILD ENV T=trig
+ONBUILD RUN echo "$E $T" > /ob
+ONBUILD COPY a.txt /ob-a
+ONBUILD RUN <<EOF
+echo heredoc >> /ob
+EOF
+EOF2
+	run -0 kiln build -q --format docker -t obbase:1 "$CTX"
+	[[ "$(cfg OnBuild obbase:1)" == '["ENV T=trig","RUN echo \"$E $T\" > /ob","COPY a.txt /ob-a",'* ]]
+	run -0 kiln run --rm obbase:1 sh -c 'ls /ob 2>&1; true'
+	[[ "$output" == *'No such file'* ]]
+	printf 'FROM obbase:1\nRUN cat /ob /ob-a > /res\n' > "$CTX/Dockerfile"
+	run -0 kiln build -t obchild:1 "$CTX"
+	[[ "$output" == *'ONBUILD RUN echo "$E $T" > /ob'* ]]
+	run -0 kiln run --rm obchild:1 cat /res
+	[ "$output" = "base trig
+heredoc
+hello" ]
+	[ "$(cfg OnBuild obchild:1)" = null ]
+	[ "$(cfg Env obchild:1)" = "$(cfg Env obbase:1 | sed 's/]$/,"T=trig"]/')" ]
+}
+
+@test "build: a failing ONBUILD trigger names the FROM line, stores nothing" {
+	printf 'FROM bb:1\nONBUILD RUN exit 4\n' > "$CTX/Dockerfile"
+	kiln build -q --format docker -t obfail:1 "$CTX"
+	kiln run --rm bb:1 true   # base layers unpacked
+	printf '# c\nFROM obfail:1\nRUN true\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 kiln build -q -t obfail:2 "$CTX"
+	[[ "$output" == *'Dockerfile:2: FROM obfail:1: ONBUILD RUN exit 4: '*'exit code: 4'* ]]
+	[ "$(store_state)" = "$before" ]
+}
+
+@test "build: --format oci drops HEALTHCHECK, SHELL, ONBUILD (buildah's warnings); docker keeps them" {
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+SHELL ["/bin/sh", "-ec"]
+HEALTHCHECK --interval=5s CMD true
+ONBUILD RUN true
+RUN echo "$0 $-" > /shell
+EOF2
+	run -0 kiln build -t fmt:oci "$CTX"
+	[[ "$output" == *'HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format'* ]]
+	[[ "$output" == *'SHELL is not supported for OCI image format, [/bin/sh -ec] will be ignored. Must use `docker` format'* ]]
+	[[ "$output" == *'ONBUILD is not supported for OCI image format, RUN true will be ignored. Must use `docker` format'* ]]
+	[ "$(cfg Healthcheck fmt:oci)" = null ]
+	[ "$(cfg Shell fmt:oci)" = null ]
+	[ "$(cfg OnBuild fmt:oci)" = null ]
+	run -0 kiln run --rm fmt:oci cat /shell
+	[[ "$output" == "/bin/sh "*e* ]]     # SHELL still applies to the build
+	run -0 kiln build -q --format docker -t fmt:docker "$CTX"
+	[ "$(cfg Shell fmt:docker)" = '["/bin/sh","-ec"]' ]
+	[ "$(cfg OnBuild fmt:docker)" = '["RUN true"]' ]
+	[[ "$(cfg Healthcheck fmt:docker)" == *'"Test":["CMD-SHELL","true"]'* ]]
+	run -0 kiln inspect --format '{{.ManifestMediaType}}' fmt:docker
+	[ "$output" = application/vnd.docker.distribution.manifest.v2+json ]
+	run -0 kiln inspect --format '{{.ManifestMediaType}}' fmt:oci
+	[ "$output" = application/vnd.oci.image.manifest.v1+json ]
+	run -125 kiln build -q --format v2s2 "$CTX"
+	[[ "$output" == *'--format v2s2: expected oci or docker'* ]]
+}
+
+@test "build: SOURCE_DATE_EPOCH / --source-date-epoch give byte-identical images" {
+	mkdir -p "$BATS_TEST_TMPDIR/t/d" && echo t > "$BATS_TEST_TMPDIR/t/d/f"
+	tar -C "$BATS_TEST_TMPDIR/t" -czf "$CTX/t.tgz" d
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+ENV A=b
+WORKDIR /w
+RUN echo run > /w/r && mkdir -p /new/dir && echo x > /new/dir/now
+COPY a.txt sub /c/
+ADD t.tgz /x/
+COPY <<EOF /h
+heredoc
+EOF
+EOF2
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$KILN" build -q -t rep:1 "$CTX"
+	id1=$output
+	sleep 1.1
+	run -0 env SOURCE_DATE_EPOCH=1700000000 "$KILN" build -q -t rep:2 "$CTX"
+	[ "$output" = "$id1" ]
+	run -0 kiln build -q --source-date-epoch 1700000000 -t rep:3 "$CTX"
+	[ "$output" = "$id1" ]
+	[ "$(kiln inspect --format '{{.Id}}' rep:2)" = "$id1" ]
+	[ "$(kiln inspect --format '{{.Created}}' rep:1)" = "2023-11-14T22:13:20Z" ] ||
+		[[ "$(kiln inspect --format '{{.Created}}' rep:1)" == 2023-11-14*22:13:20* ]]
+	run -0 kiln run --rm rep:1 stat -c %Y /new/dir/now /new/dir /w/r
+	[ "$output" = "1700000000
+1700000000
+1700000000" ]
+	# without it the times are now's: another ID
+	run -0 kiln build -q -t rep:4 "$CTX"
+	[ "$output" != "$id1" ]
+	run -125 kiln build -q --source-date-epoch soon "$CTX"
+	[[ "$output" == *'--source-date-epoch soon: expected a number of seconds since 1970'* ]]
+}
