@@ -666,10 +666,13 @@ static int run_or_create(struct cli_ctx *ctx, int argc, char **argv, bool start)
         unsigned flags = (a.detach ? 0 : KILN_START_ATTACH) | (a.interactive ? KILN_START_STDIN : 0);
         int status = 0;
         r = kiln_container_start(store, id, flags, &status, &err);
-        bool detach = a.detach;
+        bool detach = a.detach, auto_rm = a.o.auto_remove;
         run_args_free(&a);
         if (r < 0) {
                 cli_fail_err(&err);
+                /* --rm: a container that could not start goes too (docker) */
+                if (auto_rm)
+                        kiln_container_remove(store, id, true, true, NULL);
                 /* as docker: the command could not be found (127) or run (126) */
                 if (strstr(err.msg, "container init: exec:"))
                         return r == -ENOENT || strstr(err.msg, "not found") ||

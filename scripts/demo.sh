@@ -17,7 +17,7 @@ step() {
 
 echo "kiln demo — store: $("$KILN" version --format '{{.Version}}') at ${KILN_ROOT:-/var/lib/kiln (default)}"
 # a re-run replaces what the last one made
-"$KILN" rmi -f busybox:demo kiln.local/base/busybox:1 >/dev/null 2>&1 || true
+"$KILN" rmi -f hello:demo busybox:demo kiln.local/base/busybox:1 >/dev/null 2>&1 || true
 scripts/busybox-rootfs.sh "$work/rootfs"
 echo "made a busybox root filesystem: $(find "$work/rootfs" | wc -l) entries"
 step "$KILN" import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -28,8 +28,15 @@ step "$KILN" inspect --format 'ID {{.Id}}  layers {{json .RootFS.Layers}}  cmd {
 step "$KILN" history busybox:demo
 if [ "$(id -u)" -eq 0 ]; then
 	step "$KILN" run --rm busybox:demo sh -c 'echo "hello from a kiln container: $(hostname), pid $$, $(id -un)"'
+	# examples/hello: a two-stage Dockerfile on that base, then its program
+	"$KILN" rmi -f hello:demo >/dev/null 2>&1 || true
+	step "$KILN" build -t hello:demo --build-arg BASE=busybox:demo examples/hello
+	step "$KILN" run --rm hello:demo
+	step "$KILN" history hello:demo
+	# a second build of the same context: every step from the cache
+	step "$KILN" build -t hello:demo --build-arg BASE=busybox:demo examples/hello
 fi
 step "$KILN" system df
 step "$KILN" fsck
 echo
-echo "demo done: 'kiln images' lists busybox:demo; 'kiln rmi busybox:demo kiln.local/base/busybox:1' removes it."
+echo "demo done: 'kiln images' lists busybox:demo and hello:demo; 'kiln rmi hello:demo busybox:demo kiln.local/base/busybox:1' removes them."

@@ -269,3 +269,15 @@ teardown() {
 	[ "$output" = "$(printf 'a\xef\xbf\xbdb "q"\tt')" ]
 	kiln rm u8 >/dev/null
 }
+
+@test "run --rm: a container whose command cannot start is removed too" {
+	run -127 kiln run --rm bb:1 no-such-command
+	[[ "$output" == *"no-such-command"* ]]
+	run -126 kiln run --rm bb:1 /etc/passwd
+	run -0 kiln ps -aq
+	[ -z "$output" ]
+	# without --rm it stays, created, as docker's
+	run -127 kiln run --name kept bb:1 no-such-command
+	run -0 kiln ps -aq
+	[ -n "$output" ]
+}
