@@ -2,7 +2,7 @@
 #   make deps     install every Debian package the build, tests and benchmarks use
 #   make          build (build/)
 #   make check    deps + ASan/UBSan build + every test suite
-#   make demo     deps + build + the demo (busybox base image: import, tag, list, inspect, fsck)
+#   make demo     deps + build + the demo (busybox base image: import, tag, inspect; kiln build of examples/hello; run; fsck)
 #   make install  install kiln (PREFIX=/usr/local)
 #   make bench    run the benchmarks in bench/ (slow)
 
