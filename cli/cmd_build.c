@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "kiln/layer.h"
 #include "kiln/build.h"
 #include "kiln/fs.h"
 #include "kiln/reference.h"
@@ -26,12 +27,16 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "secret", required_argument, NULL, 'S' },
                 { "format", required_argument, NULL, 'F' },
                 { "source-date-epoch", required_argument, NULL, 'E' },
+                { "compression", required_argument, NULL, 'Z' },
+                { "compression-level", required_argument, NULL, 'z' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
         bool quiet = false, net_none = false, no_cache = false, docker_format = false;
+        enum kiln_compression compression = KILN_COMPRESSION_GZIP;
+        int compression_level = 0;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         bool sde_flag = false;
         int c, ex;
@@ -97,6 +102,19 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         sde = optarg;
                         sde_flag = true;
                         break;
+                case 'Z':
+                        if (kiln_compression_parse(optarg, &compression) < 0)
+                                return cli_usage_error("build", "invalid --compression '%s': use gzip, zstd or none",
+                                                       optarg);
+                        break;
+                case 'z': {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || v < 1 || v > 19)
+                                return cli_usage_error("build", "invalid --compression-level '%s'", optarg);
+                        compression_level = (int)v;
+                        break;
+                }
                 default:
                         return EXIT_USAGE;
                 }
@@ -182,6 +200,8 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .network_none = net_none,
                 .secrets = secrets,
                 .no_cache = no_cache,
+                .compression = (int)compression,
+                .compression_level = compression_level,
                 .progress_fd = quiet ? -1 : STDERR_FILENO,
                 .docker_format = docker_format,
                 .has_source_date_epoch = epoch >= 0,

@@ -307,6 +307,8 @@ static const struct cli_command commands[] = {
           "  -q, --quiet             Print only the image ID\n"
           "      --secret list       A secret for RUN --mount=type=secret:\n"
           "                          id=NAME,src=FILE or id=NAME,env=VAR\n"
+          "      --compression string    New layers: gzip (default), zstd, none\n"
+          "      --compression-level n   Compression level (gzip 1-9, zstd 1-19)\n"
           "      --source-date-epoch int  Reproducible: config and history times are\n"
           "                          this (seconds since 1970), layer mtimes clamped\n"
           "                          to it (default: $SOURCE_DATE_EPOCH when set)\n"

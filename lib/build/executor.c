@@ -375,6 +375,8 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
                 return r;
         }
         struct kiln_layer_create_opts lo = KILN_LAYER_CREATE_OPTS_INIT;
+        lo.compression = (enum kiln_compression)b->o->compression;
+        lo.level = b->o->compression_level;
         if (b->o->has_source_date_epoch) /* reproducible: mtimes clamped */
                 lo.source_date_epoch = b->o->source_date_epoch;
         struct kiln_layer_info info;

@@ -663,3 +663,17 @@ EOF2
 	run -125 kiln build -q --source-date-epoch soon "$CTX"
 	[[ "$output" == *'--source-date-epoch soon: expected a number of seconds since 1970'* ]]
 }
+
+@test "build --compression: zstd and none give layers of those media types; a bad one is one line" {
+	printf 'FROM bb:1\nRUN echo z > /z\n' > "$CTX/Dockerfile"
+	run -0 kiln build -q --no-cache --compression zstd -t cz:1 "$CTX"
+	run -0 kiln build -q --no-cache --compression none -t cn:1 "$CTX"
+	run -0 kiln run --rm cz:1 cat /z
+	[ "$output" = z ]
+	run -0 kiln run --rm cn:1 cat /z
+	[ "$output" = z ]
+	grep -rl 'application/vnd.oci.image.layer.v1.tar+zstd' "$KILN_ROOT/oci/blobs/sha256" >/dev/null
+	grep -rlx '.*"application/vnd.oci.image.layer.v1.tar".*' "$KILN_ROOT/oci/blobs/sha256" >/dev/null
+	run -125 kiln build -q --compression lz4 "$CTX"
+	[[ "$output" == *"invalid --compression 'lz4'"* ]]
+}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# kiln build against buildah bud, same Dockerfile and context, one run:
+# FROM a busybox base, three RUN steps, a COPY of 2,000 small files and one
+# 200 MiB file, ENV/WORKDIR/USER/CMD; and a two-stage variant. Cold build,
+# fully cached rebuild, rebuild after changing one small file.
+#   bench/build.sh PATH/TO/kiln      (root; needs hyperfine, buildah, podman)
+# Env: RUNS (default 5), BIG_MB (default 200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KILN=$(realpath "${1:-build/cli/kiln}")
+RUNS=${RUNS:-5}
+BIG_MB=${BIG_MB:-200}
+W=$(mktemp -d /tmp/kiln-bench-build.XXXXXX)
+export KILN_ROOT="$W/store" KILN_RUNTIME_ROOT="$W/rt"
+B=(buildah --root "$W/bstore" --runroot "$W/brun" --storage-driver overlay)
+P=(podman --root "$W/bstore" --runroot "$W/brun" --storage-driver overlay)
+cleanup() {
+	"${B[@]}" rm -a >/dev/null 2>&1 || true
+	"${P[@]}" system reset -f >/dev/null 2>&1 || true
+	umount -R "$W/bstore/overlay" 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+scripts/busybox-rootfs.sh "$W/rootfs" >/dev/null
+tar -C "$W/rootfs" -cf "$W/bb.tar" .
+"$KILN" import -q "$W/bb.tar" bench/bb:1 >/dev/null
+"${P[@]}" import -q "$W/bb.tar" localhost/bench/bb:1 >/dev/null
+
+# the context
+C="$W/ctx"
+mkdir -p "$C/files"
+for i in $(seq 2000); do echo "small file $i" >"$C/files/f$i.txt"; done
+head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom >"$C/big.bin"
+cat >"$C/Dockerfile" <<'EOF'
+FROM BASE
+ENV APP=/app MODE=bench
+WORKDIR /app
+RUN echo one > /app/one && mkdir -p /app/data
+COPY files/ /app/files/
+COPY big.bin /app/data/big.bin
+RUN ls /app/files | wc -l > /app/count
+RUN echo three > /app/three
+USER 1000:1000
+CMD ["cat", "/app/count"]
+EOF
+cat >"$C/Dockerfile.2" <<'EOF'
+FROM BASE AS build
+RUN mkdir -p /out && echo built > /out/built
+COPY files/ /out/files/
+RUN ls /out/files | wc -l > /out/count
+
+FROM BASE
+COPY --from=build /out/ /app/
+WORKDIR /app
+USER 1000:1000
+CMD ["cat", "/app/count"]
+EOF
+for f in Dockerfile Dockerfile.2; do
+	sed 's#^FROM BASE#FROM bench/bb:1#' "$C/$f" >"$C/$f.kiln"
+	sed 's#^FROM BASE#FROM localhost/bench/bb:1#' "$C/$f" >"$C/$f.buildah"
+done
+
+kb() { echo "$KILN build -q -f $C/$1.kiln -t bench/out:1 $2 $C"; }
+bb() { echo "${B[*]} bud --layers -q -f $C/$1.buildah -t bench-out $2 $C"; }
+
+for df in Dockerfile Dockerfile.2; do
+	echo "== $df: cold build (no cache)"
+	hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$W/cold-$df.json" \
+		-n "kiln build --no-cache" "$(kb "$df" --no-cache)" \
+		-n "buildah bud --no-cache" "$(bb "$df" --no-cache)"
+	echo "== $df: fully cached rebuild"
+	eval "$(kb "$df" '')" >/dev/null
+	eval "$(bb "$df" '')" >/dev/null
+	hyperfine -N --warmup 2 --runs "$((RUNS * 4))" --export-json "$W/cached-$df.json" \
+		-n "kiln build (cached)" "$(kb "$df" '')" \
+		-n "buildah bud (cached)" "$(bb "$df" '')"
+	echo "== $df: rebuild after changing one small file"
+	n=0
+	hyperfine -N --runs "$RUNS" --export-json "$W/touch-$df.json" \
+		--prepare "sh -c 'echo \$\$ >> $C/files/f7.txt'" \
+		-n "kiln build (one file changed)" "$(kb "$df" '')" \
+		-n "buildah bud (one file changed)" "$(bb "$df" '')"
+	python3 - "$W" "$df" <<'PY'
+import json, sys
+w, df = sys.argv[1], sys.argv[2]
+for kind in ("cold", "cached", "touch"):
+    r = {x["command"]: x for x in json.load(open(f"{w}/{kind}-{df}.json"))["results"]}
+    k = [v for n, v in r.items() if n.startswith("kiln")][0]
+    b = [v for n, v in r.items() if n.startswith("buildah")][0]
+    print("%s %-7s kiln %8.1f ms (median %8.1f)  buildah %8.1f ms (median %8.1f)  buildah/kiln %.1fx"
+          % (df, kind, k["mean"] * 1e3, k["median"] * 1e3, b["mean"] * 1e3, b["median"] * 1e3,
+             b["mean"] / k["mean"]))
+PY
+done
+
+# the 200 MiB COPY alone: a build of FROM + that COPY, no cache
+printf 'FROM bench/bb:1\nCOPY big.bin /big.bin\n' >"$C/Dockerfile.big"
+s=$(date +%s.%N)
+"$KILN" build -q --no-cache -f "$C/Dockerfile.big" -t bench/big:1 "$C" >/dev/null
+e=$(date +%s.%N)
+python3 -c "import sys; t=$e-$s; print('kiln COPY of %d MiB (whole build): %.2f s, %.0f MB/s' % ($BIG_MB, t, $BIG_MB*1.048576/t))"
