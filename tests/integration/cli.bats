@@ -80,8 +80,13 @@ setup() { setup_store; }
 		rm -rf "$home"
 		skip "the kiln binary is not reachable for an unprivileged user here"
 	fi
-	run env -u KILN_ROOT HOME="$home" XDG_DATA_HOME="$home/data" \
+	install -d -o 65534 -g 65534 -m 700 "$home/run"
+	run env -u KILN_ROOT HOME="$home" XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="$home/run" \
 		setpriv --reuid 65534 --regid 65534 --clear-groups "$KILN" images
+	# rootless kiln made its pause process (the user's namespaces): ours to stop
+	if [ -f "$home/run/kiln/pause.pid" ]; then
+		kill "$(cut -d' ' -f1 "$home/run/kiln/pause.pid")" 2>/dev/null || true
+	fi
 	[ "$status" -eq 0 ]
 	[ -f "$home/data/kiln/oci/index.json" ]
 	rm -rf "$home"
