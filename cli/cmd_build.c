@@ -182,6 +182,9 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 r = kiln_buildctx_open_dir(context, dfpath, &bctx, &err);
                 if (r < 0)
                         return cli_fail("context: %s", err.msg);
+                /* unchanged files are not read again to key the cache */
+                _cleanup_free_ char *sums = kiln_xasprintf("%s/build-checksums.json", kiln_store_root(store));
+                kiln_buildctx_set_checksum_cache(bctx, sums);
         }
         _cleanup_(kiln_dockerfile_freep) struct kiln_dockerfile *df = NULL;
         const char *shown = file ? file : "Dockerfile";

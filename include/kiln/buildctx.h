@@ -220,3 +220,8 @@ int kiln_buildctx_walk(const struct kiln_buildctx *ctx, const char *relpath, uns
  */
 int kiln_buildctx_hash(const struct kiln_buildctx *ctx, char *const *paths,
                        char out[KILN_BUILDCTX_HASH_MAX], struct kiln_error *err);
+/* Remember file content digests in the JSON file at path (read now,
+ * written back by kiln_buildctx_free), keyed by device and inode and valid
+ * while the size, mtime and ctime are unchanged, so that hashing an
+ * unchanged tree reads no file. Not for tar contexts. */
+void kiln_buildctx_set_checksum_cache(struct kiln_buildctx *ctx, const char *path);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The context object, shared by buildctx.c and buildctx-tar.c (not installed). */
 #pragma once
+#include <jansson.h>
 
 #include <sys/stat.h>
 #include "kiln/buildctx.h"
@@ -10,6 +11,11 @@ struct kiln_buildctx {
         char *path;
         bool owned; /* a private directory (tar context): removed on free */
         struct kiln_dockerignore *ig;
+        /* file content digests by dev:ino, valid while size, mtime and
+         * ctime are the same (kiln_buildctx_set_checksum_cache) */
+        char *sums_path;
+        json_t *sums;
+        bool sums_dirty;
 };
 
 /* Read and parse the ignore file dirfd/path into ctx->ig. */

@@ -105,8 +105,29 @@ void kiln_buildctx_free(struct kiln_buildctx *ctx)
         if (ctx->owned && ctx->path)
                 (void)kiln_fs_rm_rf_at(AT_FDCWD, ctx->path);
         kiln_dockerignore_free(ctx->ig);
+        if (ctx->sums_dirty && ctx->sums_path && json_object_size(ctx->sums) < 500000) {
+                _cleanup_free_ char *tmp = kiln_xasprintf("%s.%d.tmp", ctx->sums_path, (int)getpid());
+                if (json_dump_file(ctx->sums, tmp, JSON_COMPACT) == 0 && rename(tmp, ctx->sums_path) < 0)
+                        unlink(tmp);
+        }
+        json_decref(ctx->sums);
+        free(ctx->sums_path);
         free(ctx->path);
         free(ctx);
+}
+
+void kiln_buildctx_set_checksum_cache(struct kiln_buildctx *ctx, const char *path)
+{
+        if (ctx->owned || !path)
+                return; /* a tar context's files are new every time */
+        free(ctx->sums_path);
+        ctx->sums_path = kiln_xstrdup(path);
+        json_decref(ctx->sums);
+        ctx->sums = json_load_file(path, 0, NULL);
+        if (!json_is_object(ctx->sums)) {
+                json_decref(ctx->sums);
+                ctx->sums = json_object();
+        }
 }
 
 int kiln_buildctx_dirfd(const struct kiln_buildctx *ctx)
@@ -760,6 +781,7 @@ struct hashctx {
         struct kiln_hasher *h;
         char *buf; /* HASH_CHUNK bytes */
         struct kiln_error *err;
+        struct kiln_buildctx *ctx; /* its checksum cache (may be unset) */
 };
 
 static void h_str(struct kiln_hasher *h, const char *s)
@@ -800,23 +822,47 @@ static int hash_entry(void *ud, const char *relpath, int parent_fd, const char *
                 n = snprintf(hdr, sizeof(hdr), "%u:%u", major(st->st_rdev), minor(st->st_rdev));
                 kiln_hasher_update(hc->h, hdr, (size_t)n);
         } else if (S_ISREG(st->st_mode)) {
-                _cleanup_close_ int fd = openat(parent_fd, name,
-                                                O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        return kiln_err(hc->err, -errno, "hash '%s': %s", relpath,
-                                        kiln_strerror(errno));
-                int64_t left = size;
-                while (left > 0) {
-                        ssize_t k = kiln_fs_read_full(fd, hc->buf,
-                                                      (size_t)KILN_MIN(left, (int64_t)HASH_CHUNK));
-                        if (k < 0)
-                                return kiln_err(hc->err, (int)k, "hash '%s': read: %s", relpath,
-                                                kiln_strerror((int)k));
-                        if (k == 0)
-                                return kiln_err(hc->err, -EIO,
-                                                "hash '%s': file changed while read", relpath);
-                        kiln_hasher_update(hc->h, hc->buf, (size_t)k);
-                        left -= k;
+                /* the content's own digest: remembered by dev:ino while size,
+                 * mtime and ctime stay the same (any write changes ctime) */
+                char key[64], stamp[128];
+                snprintf(key, sizeof(key), "%llu:%llu", (unsigned long long)st->st_dev,
+                         (unsigned long long)st->st_ino);
+                snprintf(stamp, sizeof(stamp), "%lld %lld.%09ld %lld.%09ld ", (long long)size,
+                         (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+                         st->st_ctim.tv_nsec);
+                const char *cached = hc->ctx && hc->ctx->sums
+                                             ? json_string_value(json_object_get(hc->ctx->sums, key))
+                                             : NULL;
+                if (cached && kiln_startswith(cached, stamp)) {
+                        h_str(hc->h, cached + strlen(stamp));
+                } else {
+                        _cleanup_close_ int fd = openat(parent_fd, name,
+                                                        O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+                        if (fd < 0)
+                                return kiln_err(hc->err, -errno, "hash '%s': %s", relpath,
+                                                kiln_strerror(errno));
+                        _cleanup_(kiln_hasher_freep) struct kiln_hasher *fh = kiln_hasher_new(KILN_DIGEST_SHA256);
+                        int64_t left = size;
+                        while (left > 0) {
+                                ssize_t k = kiln_fs_read_full(fd, hc->buf,
+                                                              (size_t)KILN_MIN(left, (int64_t)HASH_CHUNK));
+                                if (k < 0)
+                                        return kiln_err(hc->err, (int)k, "hash '%s': read: %s", relpath,
+                                                        kiln_strerror((int)k));
+                                if (k == 0)
+                                        return kiln_err(hc->err, -EIO,
+                                                        "hash '%s': file changed while read", relpath);
+                                kiln_hasher_update(fh, hc->buf, (size_t)k);
+                                left -= k;
+                        }
+                        struct kiln_digest fd_digest;
+                        kiln_hasher_final(fh, &fd_digest);
+                        h_str(hc->h, fd_digest.str);
+                        if (hc->ctx && hc->ctx->sums) {
+                                json_object_set_new(hc->ctx->sums, key,
+                                                    json_sprintf("%s%s", stamp, fd_digest.str));
+                                hc->ctx->sums_dirty = true;
+                        }
                 }
         }
         kiln_hasher_update(hc->h, "\n", 1);
@@ -828,8 +874,9 @@ int kiln_buildctx_hash(const struct kiln_buildctx *ctx, char *const *paths,
 {
         _cleanup_(kiln_hasher_freep) struct kiln_hasher *h = kiln_hasher_new(KILN_DIGEST_SHA256);
         _cleanup_free_ char *buf = kiln_xmalloc(HASH_CHUNK);
-        struct hashctx hc = { h, buf, err };
-        kiln_hasher_update(h, "kiln-buildctx-hash-v1\n", 22);
+        /* the checksum cache is a cache: logically the context is unchanged */
+        struct hashctx hc = { h, buf, err, (struct kiln_buildctx *)ctx };
+        kiln_hasher_update(h, "kiln-buildctx-hash-v2\n", 22);
         for (size_t i = 0; paths && paths[i]; i++) {
                 kiln_hasher_update(h, "S", 1);
                 h_str(h, paths[i]);

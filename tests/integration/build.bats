@@ -677,3 +677,20 @@ EOF2
 	run -125 kiln build -q --compression lz4 "$CTX"
 	[[ "$output" == *"invalid --compression 'lz4'"* ]]
 }
+
+@test "build cache: a file rewritten with the same size and mtime is still seen as changed" {
+	echo aaaa > "$CTX/same.txt"
+	printf 'FROM bb:1\nCOPY same.txt /same.txt\n' > "$CTX/Dockerfile"
+	run -0 kiln build -q -t same:1 "$CTX"
+	touch -r "$CTX/same.txt" "$BATS_TEST_TMPDIR/stamp"
+	echo bbbb > "$CTX/same.txt"
+	touch -r "$BATS_TEST_TMPDIR/stamp" "$CTX/same.txt"
+	run -0 kiln build -t same:1 "$CTX"
+	[[ "$output" != *"COPY same.txt /same.txt CACHED"* ]]
+	run -0 kiln run --rm same:1 cat /same.txt
+	[ "$output" = bbbb ]
+	# unchanged: from the cache, without reading the file again
+	run -0 kiln build -t same:1 "$CTX"
+	[[ "$output" == *"COPY same.txt /same.txt CACHED"* ]]
+	[ -f "$KILN_ROOT/build-checksums.json" ]
+}
