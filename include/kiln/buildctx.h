@@ -35,6 +35,8 @@ bool kiln_buildctx_has_wildcards(const char *pattern);
 
 /* Go's filepath.Clean: a new string (caller frees); "" becomes ".". */
 char *kiln_buildctx_clean(const char *path);
+/* The same for an absolute path ("a/../b" is taken as "/a/../b" -> "/b"). */
+char *kiln_buildctx_clean_abs(const char *path);
 
 /* ---- .dockerignore ---- */
 

@@ -41,6 +41,12 @@ int kiln_fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int kiln_fs_write_all(int fd, const void *buf, size_t len);
+/* Write buf to the existing file at path (a /proc or /sys knob: no create,
+ * no truncate, no temp file). 0 or -errno. */
+int kiln_fs_write_existing(const char *path, const void *buf, size_t len);
+/* Field 3 (state) and 22 (start time in clock ticks) of /proc/<pid>/stat;
+ * either pointer may be NULL. 0 or -errno. */
+int kiln_proc_stat(pid_t pid, char *ret_state, unsigned long long *ret_start);
 
 /* Read exactly up to len bytes; returns the number read (short only at EOF). */
 ssize_t kiln_fs_read_full(int fd, void *buf, size_t len);

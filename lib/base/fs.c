@@ -24,6 +24,16 @@ int kiln_fs_write_all(int fd, const void *buf, size_t len)
         return 0;
 }
 
+int kiln_fs_write_existing(const char *path, const void *buf, size_t len)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = kiln_fs_write_all(fd, buf, len);
+        close(fd);
+        return r;
+}
+
 ssize_t kiln_fs_read_full(int fd, void *buf, size_t len)
 {
         size_t got = 0;
@@ -402,4 +412,35 @@ int kiln_fs_open_parent_in_root(int rootfd, const char *path, bool mkparents,
                 return fd;
         *ret_base = base;
         return fd;
+}
+
+/* Field 3 (state) and 22 (start time in clock ticks) of /proc/<pid>/stat. */
+int kiln_proc_stat(pid_t pid, char *ret_state, unsigned long long *ret_start)
+{
+        char path[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = kiln_fs_read_full(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return n < 0 ? (int)n : -EIO;
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');
+        if (!p || p[1] != ' ')
+                return -EIO;
+        p += 2;
+        char state = *p;
+        /* p is at field 3; skip to field 22 */
+        for (int f = 3; f < 22; f++) {
+                p = strchr(p, ' ');
+                if (!p)
+                        return -EIO;
+                p++;
+        }
+        if (ret_state)
+                *ret_state = state;
+        if (ret_start)
+                *ret_start = strtoull(p, NULL, 10);
+        return 0;
 }

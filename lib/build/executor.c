@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "kiln/build.h"
+#include "kiln/buildctx.h"
 #include "kiln/container.h"
 #include "kiln/fs.h"
 #include "kiln/image.h"
@@ -170,45 +171,14 @@ static void declare_args(struct build *b, const struct kiln_df_instruction *in, 
 
 /* ---- paths ---- */
 
-/* Lexically clean an absolute path ("/a/./b/../c" -> "/a/c"). */
-static char *clean_abs(const char *p)
-{
-        size_t len = strlen(p);
-        char *out = kiln_xmalloc(len + 2);
-        size_t o = 0;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                const char *e = strchr(p, '/');
-                size_t n = e ? (size_t)(e - p) : strlen(p);
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        while (o > 0 && out[o - 1] != '/')
-                                o--;
-                        if (o > 0)
-                                o--;
-                } else if (!(n == 1 && p[0] == '.')) {
-                        out[o++] = '/';
-                        memcpy(out + o, p, n);
-                        o += n;
-                }
-                p += n;
-        }
-        if (!o)
-                out[o++] = '/';
-        out[o] = 0;
-        return out;
-}
-
 /* path relative to the stage's WorkingDir, cleaned */
 static char *abs_in_stage(struct bstage *st, const char *path)
 {
         if (path[0] == '/')
-                return clean_abs(path);
+                return kiln_buildctx_clean_abs(path);
         const char *wd = json_string_value(json_object_get(json_object_get(st->cfg, "config"), "WorkingDir"));
         _cleanup_free_ char *j = kiln_xasprintf("%s/%s", wd && *wd ? wd : "/", path);
-        return clean_abs(j);
+        return kiln_buildctx_clean_abs(j);
 }
 
 /* ---- layers and views ---- */

@@ -370,3 +370,11 @@ char *kiln_buildctx_clean(const char *path)
         out[w] = 0;
         return out;
 }
+
+char *kiln_buildctx_clean_abs(const char *path)
+{
+        if (path[0] == '/')
+                return kiln_buildctx_clean(path);
+        _cleanup_free_ char *a = kiln_xasprintf("/%s", path);
+        return kiln_buildctx_clean(a);
+}

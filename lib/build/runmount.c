@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 #include <ctype.h>
 #include <dirent.h>
+#include "kiln/buildctx.h"
 #include "kiln/container.h"
 #include "kiln/digest.h"
 #include "kiln/fs.h"
@@ -52,42 +53,12 @@ struct kiln_runmounts {
         unsigned seq;
 };
 
-static char *clean_abs(const char *p)
-{
-        size_t len = strlen(p);
-        char *out = kiln_xmalloc(len + 2);
-        size_t o = 0;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                const char *e = strchr(p, '/');
-                size_t n = e ? (size_t)(e - p) : strlen(p);
-                if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        while (o > 0 && out[o - 1] != '/')
-                                o--;
-                        if (o > 0)
-                                o--;
-                } else if (!(n == 1 && p[0] == '.')) {
-                        out[o++] = '/';
-                        memcpy(out + o, p, n);
-                        o += n;
-                }
-                p += n;
-        }
-        if (!o)
-                out[o++] = '/';
-        out[o] = 0;
-        return out;
-}
-
 static char *target_abs(const struct kiln_runmount_env *env, const char *t)
 {
         if (t[0] == '/')
-                return clean_abs(t);
+                return kiln_buildctx_clean_abs(t);
         _cleanup_free_ char *j = kiln_xasprintf("%s/%s", env->workdir && *env->workdir ? env->workdir : "/", t);
-        return clean_abs(j);
+        return kiln_buildctx_clean_abs(j);
 }
 
 static char *new_tmp(struct kiln_runmounts *m, const char *what)

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <linux/securebits.h>
 #include "container-internal.h"
+#include "kiln/fs.h"
 
 int kiln_id_map_parse(const char *s, struct kiln_id_map *out)
 {
@@ -82,10 +83,7 @@ static int write_map(pid_t pid, const char *file, const struct kiln_id_map *m, s
                                 (unsigned)m[i].size);
         char p[64];
         snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
-        int fd = open(p, O_WRONLY | O_CLOEXEC);
-        int r = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len ? 0 : -errno;
-        if (fd >= 0)
-                close(fd);
+        int r = kiln_fs_write_existing(p, b.data, b.len);
         kiln_buf_free(&b);
         return r;
 }

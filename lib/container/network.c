@@ -310,11 +310,7 @@ int ctr_net_run_tool(const char *const *argv, char **ret_out, struct kiln_error 
 
 static void write_sysctl(const char *path, const char *value)
 {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        (void)!write(fd, value, strlen(value));
-        close(fd);
+        (void)kiln_fs_write_existing(path, value, strlen(value));
 }
 
 /* An "A.B.C.D/N" that overlaps the bridge's subnet. */

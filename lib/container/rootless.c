@@ -117,17 +117,6 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, const stru
         return 0;
 }
 
-static int write_file(const char *path, const char *s)
-{
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t w = write(fd, s, strlen(s));
-        int r = w == (ssize_t)strlen(s) ? 0 : -errno;
-        close(fd);
-        return r;
-}
-
 /* Write the id maps of PID: the user's ranges through the setuid helpers,
  * or, when the user has none, only the user's own ids (written directly). */
 static int map_ids(pid_t pid, struct kiln_error *err)
@@ -147,7 +136,7 @@ static int map_ids(pid_t pid, struct kiln_error *err)
                 char p[64], m[64];
                 snprintf(p, sizeof(p), "/proc/%d/uid_map", (int)pid);
                 snprintf(m, sizeof(m), "0 %u 1\n", (unsigned)uid);
-                if ((r = write_file(p, m)) < 0)
+                if ((r = kiln_fs_write_existing(p, m, strlen(m))) < 0)
                         return kiln_err(err, r, "write %s: %s", p, kiln_strerror(r));
         }
         if (ng) {
@@ -156,10 +145,10 @@ static int map_ids(pid_t pid, struct kiln_error *err)
         } else {
                 char p[64], m[64];
                 snprintf(p, sizeof(p), "/proc/%d/setgroups", (int)pid);
-                write_file(p, "deny");
+                kiln_fs_write_existing(p, "deny", 4);
                 snprintf(p, sizeof(p), "/proc/%d/gid_map", (int)pid);
                 snprintf(m, sizeof(m), "0 %u 1\n", (unsigned)gid);
-                if ((r = write_file(p, m)) < 0)
+                if ((r = kiln_fs_write_existing(p, m, strlen(m))) < 0)
                         return kiln_err(err, r, "write %s: %s", p, kiln_strerror(r));
         }
         if (!nu || !ng)
@@ -168,35 +157,12 @@ static int map_ids(pid_t pid, struct kiln_error *err)
         return 0;
 }
 
-/* Field 22 of /proc/PID/stat: the start time, to tell a reused pid. */
+/* The start time of pid (field 22 of /proc/PID/stat), to tell a reused
+ * pid; 0 when it is gone. */
 static unsigned long long proc_starttime(pid_t pid)
 {
-        char p[64], buf[1024];
-        snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
-        char *s = strrchr(buf, ')');
-        if (!s)
-                return 0;
-        unsigned long long v = 0;
-        /* after ") ": state is field 3; starttime is field 22 */
-        int field = 2;
-        for (char *t = s + 1; *t; t++) {
-                if (*t == ' ') {
-                        field++;
-                        if (field == 22) {
-                                v = strtoull(t + 1, NULL, 10);
-                                break;
-                        }
-                }
-        }
-        return v;
+        unsigned long long st = 0;
+        return kiln_proc_stat(pid, NULL, &st) < 0 ? 0 : st;
 }
 
 /* The pause process of pidfile if it is still the one recorded. */

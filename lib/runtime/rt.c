@@ -172,37 +172,6 @@ static int validate_id(const char *id, struct kiln_error *err)
         return 0;
 }
 
-/* Field 3 (state) and 22 (start time in clock ticks) of /proc/<pid>/stat. */
-static int proc_stat(pid_t pid, char *ret_state, unsigned long long *ret_start)
-{
-        char path[64], buf[2048];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = kiln_fs_read_full(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return n < 0 ? (int)n : -EIO;
-        buf[n] = 0;
-        char *p = strrchr(buf, ')');
-        if (!p || p[1] != ' ')
-                return -EIO;
-        p += 2;
-        char state = *p;
-        /* p is at field 3; skip to field 22 */
-        for (int f = 3; f < 22; f++) {
-                p = strchr(p, ' ');
-                if (!p)
-                        return -EIO;
-                p++;
-        }
-        if (ret_state)
-                *ret_state = state;
-        if (ret_start)
-                *ret_start = strtoull(p, NULL, 10);
-        return 0;
-}
-
 struct ctr {
         char *dir;         /* STATE_ROOT/<id> */
         int dirfd;
@@ -228,7 +197,7 @@ static bool init_alive(json_t *state, pid_t pid)
                 return false;
         char st;
         unsigned long long start;
-        if (proc_stat(pid, &st, &start) < 0)
+        if (kiln_proc_stat(pid, &st, &start) < 0)
                 return false;
         if (st == 'Z' || st == 'X' || st == 'x')
                 return false;
@@ -630,9 +599,9 @@ static int write_id_map(pid_t pid, const char *file, json_t *maps, struct kiln_e
 direct:;
         char p[64];
         snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
-        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len)
-                r = kiln_err(err, -errno, "write %s: %s", p, strerror(errno));
+        int w = kiln_fs_write_existing(p, b.data, b.len);
+        if (w < 0)
+                r = kiln_err(err, w, "write %s: %s", p, kiln_strerror(w));
         kiln_buf_free(&b);
         return r;
 }
@@ -1036,7 +1005,7 @@ static int do_create(const char *state_root, const char *id, const struct kiln_r
                 goto fail_ns;
         }
         unsigned long long start = 0;
-        proc_stat(pid, NULL, &start);
+        kiln_proc_stat(pid, NULL, &start);
         struct kiln_sync_msg m;
         r = kiln_sync_recv(sync_fd[0], &m);
         if (r == 1 && m.type == KILN_SYNC_ERROR) {
