@@ -30,6 +30,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Open the store (creating it); prints and returns non-zero on failure. */
 int cli_open_store(struct cli_ctx *ctx, struct kiln_store **ret);
+/* docker's prune prompt ("WARNING! This will remove WHAT. Are you sure you
+ * want to continue? [y/N]") on a terminal; true (go on) when stdin is not
+ * one, as docker. */
+bool cli_confirm(const char *what);
 
 /*
  * getopt_long wrapper used by every command: handles -h/--help (prints

@@ -31,14 +31,8 @@ int cmd_builder_prune(struct cli_ctx *ctx, int argc, char **argv)
         }
         if (optind < argc)
                 return cli_usage_error("builder prune", "\"kiln builder prune\" accepts no arguments");
-        if (!force && isatty(STDIN_FILENO)) {
-                fprintf(stderr, "WARNING! This will remove all %sbuild cache.\n"
-                                "Are you sure you want to continue? [y/N] ",
-                        all ? "" : "dangling ");
-                char line[16] = "";
-                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-                        return 0;
-        }
+        if (!force && !cli_confirm(all ? "all build cache" : "all dangling build cache"))
+                return 0;
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r)

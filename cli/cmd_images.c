@@ -427,14 +427,8 @@ static int prune(struct cli_ctx *ctx, int argc, char **argv, const char *cmdname
         }
         if (optind < argc)
                 return cli_usage_error(cmdname, "\"kiln %s\" accepts no arguments", cmdname);
-        if (!force && isatty(STDIN_FILENO)) {
-                fprintf(stderr, "WARNING! This will remove all %simages.\n"
-                                "Are you sure you want to continue? [y/N] ",
-                        all ? "" : "dangling ");
-                char line[16] = "";
-                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-                        return 0;
-        }
+        if (!force && !cli_confirm(all ? "all images" : "all dangling images"))
+                return 0;
         _cleanup_(kiln_store_closep) struct kiln_store *store = NULL;
         int r = cli_open_store(ctx, &store);
         if (r)

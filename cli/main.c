@@ -894,6 +894,15 @@ static void warn_to_stderr(void *ud, const char *msg)
         fprintf(stderr, "Warning: %s\n", msg);
 }
 
+bool cli_confirm(const char *what)
+{
+        if (!isatty(STDIN_FILENO))
+                return true;
+        fprintf(stderr, "WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what);
+        char line[16] = "";
+        return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+}
+
 int main(int argc, char **argv)
 {
         setlocale(LC_ALL, "C");
