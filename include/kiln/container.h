@@ -273,8 +273,10 @@ int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *
  * The copy engine of kiln cp, for build's COPY/ADD: copy the object src_fd
  * (an O_PATH fd, st its stat) to dst_parent/name with cp's safe rules (every
  * change by name relative to a directory fd, never through a final
- * symlink; files written to a temporary name and renamed; an existing
- * directory is merged into). With contents and a directory source, its
+ * symlink; a file is created under its own name when nothing is there
+ * (O_EXCL|O_NOFOLLOW: a build step's upper dir is its own), else written to
+ * a temporary name and renamed over the target; data copied in the kernel
+ * (copy_file_range) where it can; an existing directory is merged into). With contents and a directory source, its
  * entries go into dst_parent/name (created 0755, or o->mode, when
  * missing). Everything written is owned by o->uid:o->gid, has the permission
  * bits o->mode when it is not 0, and keeps the source's times. o->skip (may

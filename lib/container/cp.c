@@ -13,7 +13,8 @@
  * fchownat/utimensat with AT_SYMLINK_NOFOLLOW) or on an fd (fchown, fchmod,
  * futimens). Files are written to a temporary name and renamed over the
  * target, so an existing symlink at the target is replaced, not written
- * through.
+ * through (build's COPY, kiln_copy_tree_at, creates a file under its own
+ * name with O_EXCL|O_NOFOLLOW when nothing is there: one rename less a file).
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -28,6 +29,9 @@
 
 #define CP_MAX_DEPTH 1024
 #define CP_BUFSIZE (128 * 1024)
+/* internal flag (beside KILN_CP_*): kiln_copy_tree_at, build's COPY into a
+ * step's own fresh upper dir, creates new files under their own name */
+#define CP_IN_PLACE (1u << 16)
 
 struct cp {
         unsigned flags;
@@ -361,7 +365,6 @@ static int reopen(int pathfd, int flags)
         return fd < 0 ? -errno : fd;
 }
 
-/* Write a regular file at parent/name from the reader. */
 typedef ssize_t (*read_fn)(void *ud, void *buf, size_t n);
 
 static ssize_t read_fd(void *ud, void *buf, size_t n)
@@ -373,11 +376,47 @@ static ssize_t read_fd(void *ud, void *buf, size_t n)
         return k < 0 ? -errno : k;
 }
 
-static int write_file(struct cp *c, read_fn rd, void *ud, int parent, const char *name,
+/* Copy what is left of the regular file in_fd into out_fd in the kernel
+ * (copy_file_range: no round trip through user space; shared extents where
+ * the filesystem can). 0 also when the kernel cannot copy between these two
+ * files: the caller's read loop then copies the rest, if any. */
+static int copy_in_kernel(struct cp *c, int in_fd, int out_fd)
+{
+        int64_t done = 0;
+        for (;;) {
+                ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && done == 0 &&
+                    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF))
+                        return 0;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                done += n;
+                c->bytes += n;
+        }
+}
+
+/* Write a regular file at parent/name from the reader (src_fd: the same
+ * source as a regular file's fd, for an in-kernel copy, or -1). With
+ * CP_IN_PLACE and nothing at parent/name, the file is created under its
+ * own name; otherwise under a temporary name renamed over the target. */
+static int write_file(struct cp *c, read_fn rd, void *ud, int src_fd, int parent, const char *name,
                       const struct meta *m)
 {
         char tmp[64];
         _cleanup_close_ int fd = -1;
+        bool in_place = false;
+        if (c->flags & CP_IN_PLACE) {
+                /* O_EXCL|O_NOFOLLOW: anything there, a symlink too, takes
+                 * the temporary-name path below */
+                fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0 && errno != EEXIST)
+                        return -errno;
+                in_place = fd >= 0;
+        }
         for (int i = 0; fd < 0 && i < 100; i++) {
                 tmp_name(tmp, sizeof(tmp));
                 fd = openat(parent, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -386,9 +425,9 @@ static int write_file(struct cp *c, read_fn rd, void *ud, int parent, const char
         }
         if (fd < 0)
                 return -EEXIST;
-        _cleanup_free_ char *buf = kiln_xmalloc(CP_BUFSIZE);
-        int r = 0;
-        for (;;) {
+        int r = src_fd >= 0 ? copy_in_kernel(c, src_fd, fd) : 0;
+        _cleanup_free_ char *buf = r >= 0 ? kiln_xmalloc(CP_BUFSIZE) : NULL;
+        while (r >= 0) {
                 ssize_t n = rd(ud, buf, CP_BUFSIZE);
                 if (n < 0) {
                         r = (int)n;
@@ -401,12 +440,13 @@ static int write_file(struct cp *c, read_fn rd, void *ud, int parent, const char
                         break;
                 c->bytes += n;
         }
+        const char *at = in_place ? name : tmp;
         if (r >= 0)
-                r = set_meta(c, fd, parent, tmp, m);
-        if (r >= 0)
+                r = set_meta(c, fd, parent, at, m);
+        if (r >= 0 && !in_place)
                 r = put_in_place(parent, tmp, name);
-        else
-                unlinkat(parent, tmp, 0);
+        else if (r < 0)
+                unlinkat(parent, at, 0);
         return r;
 }
 
@@ -576,7 +616,7 @@ static int copy_node(struct cp *c, int sfd, const struct stat *st, int parent, c
                 _cleanup_close_ int fd = reopen(sfd, O_RDONLY);
                 if (fd < 0)
                         return kiln_err(c->err, fd, "%s: %s", name, kiln_strerror(fd));
-                r = write_file(c, read_fd, &fd, parent, name, &m);
+                r = write_file(c, read_fd, &fd, fd, parent, name, &m);
         } else if (S_ISLNK(st->st_mode)) {
                 char target[PATH_MAX + 1];
                 ssize_t n = readlinkat(sfd, "", target, sizeof(target));
@@ -629,6 +669,7 @@ int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_
                       const struct kiln_copy_opts *o, int64_t *ret_bytes, struct kiln_error *err)
 {
         struct cp c = {
+                .flags = CP_IN_PLACE,
                 .uid = o->uid,
                 .gid = o->gid,
                 .err = err,
@@ -852,7 +893,7 @@ static int tar_in_entry(struct cp *c, struct archive *a, struct archive_entry *e
                         break;
                 }
                 case S_IFREG:
-                        r = write_file(c, read_archive, a, parent, base, &m);
+                        r = write_file(c, read_archive, a, -1, parent, base, &m);
                         break;
                 case S_IFLNK: {
                         const char *target = archive_entry_symlink(e);

@@ -102,7 +102,8 @@ static int emit(struct layer_sink *s, const void *p, size_t n)
 {
         if (n == 0)
                 return 0;
-        kiln_hasher_update(s->out_h, p, n);
+        if (s->out_h) /* NULL uncompressed: the digest is the diff_id */
+                kiln_hasher_update(s->out_h, p, n);
         int r = kiln_fs_write_all(s->out_fd, p, n);
         if (r < 0) {
                 s->error = r;
@@ -179,7 +180,8 @@ int layer_sink_new(int out_fd, const struct kiln_layer_create_opts *opts,
         s->out_fd = out_fd;
         s->c = opts->compression;
         s->tar_h = kiln_hasher_new(KILN_DIGEST_SHA256);
-        s->out_h = kiln_hasher_new(KILN_DIGEST_SHA256);
+        /* uncompressed, the blob is the tar: one hash pass, not two */
+        s->out_h = s->c == KILN_COMPRESSION_NONE ? NULL : kiln_hasher_new(KILN_DIGEST_SHA256);
         switch (s->c) {
         case KILN_COMPRESSION_NONE:
                 break;
@@ -268,7 +270,10 @@ int layer_sink_finish(struct layer_sink *s, struct archive *a, uint64_t n_entrie
                 return kiln_err(err, s->error, "%s", s->errmsg);
         struct kiln_layer_info info = { 0 };
         kiln_hasher_final(s->tar_h, &info.diff_id);
-        kiln_hasher_final(s->out_h, &info.digest);
+        if (s->out_h)
+                kiln_hasher_final(s->out_h, &info.digest);
+        else
+                info.digest = info.diff_id;
         info.size = s->out_bytes;
         info.uncompressed_size = s->tar_bytes;
         info.n_entries = n_entries;
