@@ -282,6 +282,16 @@ static int step_begin(struct build *b, struct bstage *st, struct step *sp)
         _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", low, sp->upper, sp->work);
         if (strlen(data) >= 4096)
                 return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
+        /* a step's upper dir is scratch until its layer blob is written (and
+         * that blob is fsynced on its own): "volatile" (Linux 5.10) skips
+         * overlayfs's syncs of the upper filesystem, at unmount among others
+         * (90 ms after a COPY of 200 MiB here). Refused by older kernels:
+         * then without it. */
+        _cleanup_free_ char *vdata = kiln_xasprintf("%s,volatile", data);
+        if (strlen(vdata) < 4096 && mount("overlay", sp->merged, "overlay", MS_NODEV, vdata) == 0) {
+                sp->mounted = true;
+                return 0;
+        }
         if (mount("overlay", sp->merged, "overlay", MS_NODEV, data) < 0)
                 return kiln_err(b->err, -errno, "build: mount overlay: %s", strerror(errno));
         sp->mounted = true;

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "container-internal.h"
@@ -376,20 +377,28 @@ static ssize_t read_fd(void *ud, void *buf, size_t n)
         return k < 0 ? -errno : k;
 }
 
-/* Copy what is left of the regular file in_fd into out_fd in the kernel
- * (copy_file_range: no round trip through user space; shared extents where
- * the filesystem can). 0 also when the kernel cannot copy between these two
- * files: the caller's read loop then copies the rest, if any. */
+/* Copy what is left of the regular file in_fd into out_fd in the kernel:
+ * copy_file_range (shared extents where the filesystem can), else sendfile
+ * (between different filesystems, e.g. the context's and the step's
+ * overlay, copy_file_range says EXDEV); no round trip through user space
+ * either way. 0 also when the kernel cannot copy between these two files:
+ * the caller's read loop then copies the rest, if any. */
 static int copy_in_kernel(struct cp *c, int in_fd, int out_fd)
 {
+        bool cfr = true;
         int64_t done = 0;
         for (;;) {
-                ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0);
+                ssize_t n = cfr ? copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0)
+                                : sendfile(out_fd, in_fd, NULL, 1 << 30);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && done == 0 &&
-                    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF))
-                        return 0;
+                    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF)) {
+                        if (!cfr)
+                                return 0;
+                        cfr = false;
+                        continue;
+                }
                 if (n < 0)
                         return -errno;
                 if (n == 0)

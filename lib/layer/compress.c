@@ -7,7 +7,15 @@
  * compressed bytes (digest) and writes them to the output fd, in order, on
  * the caller's thread. Memory is bounded by the codec's buffers; nothing is
  * held for the whole layer.
+ *
+ * The diff_id hash of a big write (file data: LAYER_IO_CHUNK at a time) runs
+ * on a helper thread while the same bytes go through the codec and to the
+ * fd, joined before the write returns: sha256 (~1.7 GB/s with SHA-NI) no
+ * longer adds to the write time of an uncompressed layer. The thread starts
+ * at the first big write only.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <zstd.h>
 #include "kiln/digest.h"
@@ -67,8 +75,97 @@ const char *kiln_compression_media_type(enum kiln_compression c)
         return NULL;
 }
 
+/* Hashes one buffer at a time on its own thread (see the top comment). */
+struct hash_worker {
+        pthread_t tid;
+        pthread_mutex_t lock;
+        pthread_cond_t cv;
+        struct kiln_hasher *h;
+        const void *p;
+        size_t n;
+        bool busy, quit;
+};
+
+/* Writes at least this big are hashed on the helper thread. */
+#define HASH_ASYNC_MIN (64 * 1024)
+
+static void *hash_main(void *arg)
+{
+        struct hash_worker *hw = arg;
+        pthread_mutex_lock(&hw->lock);
+        for (;;) {
+                while (!hw->busy && !hw->quit)
+                        pthread_cond_wait(&hw->cv, &hw->lock);
+                if (!hw->busy)
+                        break;
+                pthread_mutex_unlock(&hw->lock);
+                kiln_hasher_update(hw->h, hw->p, hw->n);
+                pthread_mutex_lock(&hw->lock);
+                hw->busy = false;
+                pthread_cond_broadcast(&hw->cv);
+        }
+        pthread_mutex_unlock(&hw->lock);
+        return NULL;
+}
+
+/* A started worker hashing into h, or NULL (then the caller hashes inline). */
+static struct hash_worker *hash_worker_new(struct kiln_hasher *h)
+{
+        struct hash_worker *hw = kiln_xcalloc(1, sizeof(*hw));
+        hw->h = h;
+        pthread_mutex_init(&hw->lock, NULL);
+        pthread_cond_init(&hw->cv, NULL);
+        /* no signals on the helper: they stay with the caller's threads */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int e = pthread_create(&hw->tid, NULL, hash_main, hw);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e) {
+                pthread_cond_destroy(&hw->cv);
+                pthread_mutex_destroy(&hw->lock);
+                free(hw);
+                return NULL;
+        }
+        return hw;
+}
+
+static void hash_worker_start(struct hash_worker *hw, const void *p, size_t n)
+{
+        pthread_mutex_lock(&hw->lock);
+        hw->p = p;
+        hw->n = n;
+        hw->busy = true;
+        pthread_cond_broadcast(&hw->cv);
+        pthread_mutex_unlock(&hw->lock);
+}
+
+static void hash_worker_wait(struct hash_worker *hw)
+{
+        pthread_mutex_lock(&hw->lock);
+        while (hw->busy)
+                pthread_cond_wait(&hw->cv, &hw->lock);
+        pthread_mutex_unlock(&hw->lock);
+}
+
+static void hash_worker_free(struct hash_worker *hw)
+{
+        if (!hw)
+                return;
+        pthread_mutex_lock(&hw->lock);
+        hw->quit = true;
+        pthread_cond_broadcast(&hw->cv);
+        pthread_mutex_unlock(&hw->lock);
+        pthread_join(hw->tid, NULL); /* after the buffer it may be hashing */
+        pthread_cond_destroy(&hw->cv);
+        pthread_mutex_destroy(&hw->lock);
+        free(hw);
+}
+
 struct layer_sink {
         int out_fd;
+        struct hash_worker *hw; /* diff_id hashing of big writes; NULL until one */
+        bool hw_failed;         /* could not start: hash inline */
         enum kiln_compression c;
         struct kiln_hasher *tar_h, *out_h;
         struct pgzip *gz;
@@ -84,6 +181,7 @@ void layer_sink_free(struct layer_sink *s)
 {
         if (!s)
                 return;
+        hash_worker_free(s->hw); /* before the hasher it uses */
         kiln_hasher_free(s->tar_h);
         kiln_hasher_free(s->out_h);
         /* stops and joins the gzip threads, finished or not */
@@ -229,9 +327,23 @@ int layer_sink_new(int out_fd, const struct kiln_layer_create_opts *opts,
 static la_ssize_t sink_write_cb(struct archive *a, void *client, const void *buf, size_t len)
 {
         struct layer_sink *s = client;
-        kiln_hasher_update(s->tar_h, buf, len);
+        if (len >= HASH_ASYNC_MIN && !s->hw && !s->hw_failed) {
+                s->hw = hash_worker_new(s->tar_h);
+                s->hw_failed = !s->hw;
+        }
+        int r;
+        if (len >= HASH_ASYNC_MIN && s->hw) {
+                /* hashed while the codec and the fd take the same bytes;
+                 * libarchive may reuse buf once this returns */
+                hash_worker_start(s->hw, buf, len);
+                r = sink_push(s, buf, len, false);
+                hash_worker_wait(s->hw);
+        } else {
+                kiln_hasher_update(s->tar_h, buf, len);
+                r = sink_push(s, buf, len, false);
+        }
         s->tar_bytes += (int64_t)len;
-        if (sink_push(s, buf, len, false) < 0) {
+        if (r < 0) {
                 archive_set_error(a, EIO, "%s", s->errmsg);
                 return -1;
         }
