@@ -35,7 +35,9 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
         const char *file = NULL, *target = NULL, *iidfile = NULL;
         bool quiet = false, net_none = false, no_cache = false, docker_format = false;
-        enum kiln_compression compression = KILN_COMPRESSION_GZIP;
+        /* uncompressed, as buildah and podman keep built layers (see
+         * docs/internals/build.md, "Layer compression") */
+        enum kiln_compression compression = KILN_COMPRESSION_NONE;
         int compression_level = 0;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         bool sde_flag = false;

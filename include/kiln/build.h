@@ -20,8 +20,8 @@ struct kiln_build_opts {
         bool network_none;             /* RUN in a private network namespace (lo only) */
         char *const *secrets;          /* --secret "id=X,src=FILE" | "id=X,env=VAR" (RUN --mount=type=secret) */
         bool no_cache;                 /* run every step (the cache is still updated) */
-        int compression;               /* enum kiln_compression of new layers (0 = none; the
-                                          CLI's default is gzip) */
+        int compression;               /* enum kiln_compression of new layers (0 = none, also
+                                          the CLI's default) */
         int compression_level;         /* 0: the codec's default */
         int progress_fd;               /* step lines and RUN output; -1: discarded */
         bool docker_format;            /* --format docker: Docker schema2 manifest and config

@@ -61,6 +61,16 @@ int kiln_fs_rm_rf_at(int dirfd, const char *name);
 int kiln_fs_fsync_dir_at(int dirfd, const char *path);
 
 /*
+ * Mark the directory dirfd as the top of independent hierarchies (chattr
+ * +T, FS_TOPDIR_FL): ext4's Orlov allocator then places each subdirectory
+ * in a block group of its own (picked by a hash of its name) instead of
+ * next to dirfd. For a scratch area whose subdirectories have random names
+ * (the store's tmp). 0, or -errno (-ENOTTY/-EOPNOTSUPP where the filesystem
+ * has no such flag: harmless to ignore).
+ */
+int kiln_fs_spread_subdirs(int dirfd);
+
+/*
  * Open path inside the tree rooted at rootfd, resolving every component
  * within that root: "..", absolute symlinks and relative symlinks cannot
  * escape (openat2 RESOLVE_IN_ROOT, with a manual walk where openat2 is

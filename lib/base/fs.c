@@ -2,8 +2,10 @@
 /* Safe filesystem helpers: see include/kiln/fs.h. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "kiln/fs.h"
@@ -63,6 +65,17 @@ int kiln_fs_fsync_dir_at(int dirfd, const char *path)
 
 static int write_via_temp(int dirfd, const char *name, const void *data, size_t len,
                           mode_t mode, bool durable);
+
+int kiln_fs_spread_subdirs(int dirfd)
+{
+        int fl = 0; /* the kernel reads and writes an int, whatever the macro says */
+        if (ioctl(dirfd, FS_IOC_GETFLAGS, &fl) < 0)
+                return -errno;
+        if (fl & FS_TOPDIR_FL)
+                return 0;
+        fl |= FS_TOPDIR_FL;
+        return ioctl(dirfd, FS_IOC_SETFLAGS, &fl) < 0 ? -errno : 0;
+}
 
 int kiln_fs_write_atomic(int dirfd, const char *name, const void *data,
                          size_t len, mode_t mode)

@@ -278,6 +278,14 @@ int kiln_store_open(const char *root, unsigned flags, struct kiln_store **ret,
         if (r >= 0) {
                 what = "tmp";
                 r = open_dir(s->root_fd, "tmp", !ro, &s->tmp_fd);
+                /* builds and unpacks make whole trees in tmp (random names)
+                 * and delete them: on ext4 without a journal, creating
+                 * files where thousands were just deleted scans every
+                 * recently deleted inode of the block group (recently_deleted(),
+                 * ~150 us a file). Spread out, each tree gets another group:
+                 * a COPY of 2,000 files went from 1.5-3.9 s to 0.3-0.9 s. */
+                if (r >= 0 && !ro)
+                        (void)kiln_fs_spread_subdirs(s->tmp_fd);
         }
         if (r >= 0) {
                 what = "layers";
