@@ -42,6 +42,13 @@ void layer_archive_support_filters(struct archive *a);
 typedef int (*pgzip_emit_fn)(void *ctx, const void *p, size_t n);
 struct pgzip;
 
+/* Blocks of at least PGZIP_STORE_MIN bytes that pgz_incompressible() calls
+ * random are stored, not deflated: sum over byte values of count^2 x 256
+ * <= n^2 x 1.02 (a Renyi entropy of at least ~7.97 bits a byte), in integers
+ * so every machine decides alike. Part of the format, as PGZIP_BLOCK. */
+#define PGZIP_STORE_MIN 4096
+bool pgz_incompressible(const unsigned char *p, size_t n);
+
 /* level 1-9; threads 0 = online CPUs (capped at 64), 1 = no threads. */
 int pgzip_new(int level, int threads, pgzip_emit_fn emit, void *emit_ctx,
               struct pgzip **ret, struct kiln_error *err);

@@ -11,6 +11,12 @@
  * (mtime 0, no name, XFL per level, OS 3) and a trailer with the CRC-32
  * (per-block CRCs joined with crc32_combine) and the size mod 2^32.
  *
+ * A block whose bytes look random (pgz_incompressible: already compressed
+ * data, random bytes) is written as stored deflate blocks instead: deflate
+ * would spend ~25 ms a MiB on it (zlib, any level) to save nothing. The test
+ * is integer arithmetic on the block's byte counts, so the choice, like
+ * everything else here, depends on the input only.
+ *
  * Block boundaries depend only on the input, never on the thread count, so
  * the output is the same byte for byte with 1 or 64 threads. A block is
  * submitted only when more input arrives or at finish: the last block is
@@ -92,6 +98,64 @@ static int deflate_init(z_stream *strm, int level)
         return deflateInit2(strm, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -ENOMEM;
 }
 
+bool pgz_incompressible(const unsigned char *p, size_t n)
+{
+        if (n < PGZIP_STORE_MIN)
+                return false;
+        /* four tables: consecutive increments of one counter would stall */
+        uint32_t h[4][256];
+        memset(h, 0, sizeof h);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+                h[0][p[i]]++;
+                h[1][p[i + 1]]++;
+                h[2][p[i + 2]]++;
+                h[3][p[i + 3]]++;
+        }
+        for (; i < n; i++)
+                h[0][p[i]]++;
+        uint64_t sq = 0;
+        for (int c = 0; c < 256; c++) {
+                uint64_t k = (uint64_t)h[0][c] + h[1][c] + h[2][c] + h[3][c];
+                sq += k * k;
+        }
+        uint64_t nn = (uint64_t)n * n;
+        return sq * 256 <= nn + nn / 50;
+}
+
+/* The block as stored deflate blocks (65,535 bytes at most each), which
+ * start and end on a byte boundary as a sync-flushed block does; the last
+ * one of the stream has BFINAL. */
+static void store_slot(struct pgz_slot *sl)
+{
+        const unsigned char *p = sl->in + PGZ_DICT;
+        size_t n = sl->len, need = n + 5 * (n / 65535 + 1);
+        if (sl->out_cap < need) {
+                unsigned char *o = realloc(sl->out, need);
+                if (!o) {
+                        sl->error = -ENOMEM;
+                        return;
+                }
+                sl->out = o;
+                sl->out_cap = need;
+        }
+        unsigned char *o = sl->out;
+        size_t off = 0;
+        do {
+                size_t k = KILN_MIN(n, (size_t)65535);
+                o[off++] = sl->last && k == n ? 1 : 0; /* BFINAL, BTYPE 00, padding */
+                o[off++] = (unsigned char)k;
+                o[off++] = (unsigned char)(k >> 8);
+                o[off++] = (unsigned char)~k;
+                o[off++] = (unsigned char)(~k >> 8);
+                memcpy(o + off, p, k);
+                off += k;
+                p += k;
+                n -= k;
+        } while (n > 0);
+        sl->out_len = off;
+}
+
 /* Compress one block into its out buffer (any thread; touches only the slot
  * and strm). */
 static void compress_slot(struct pgz_slot *sl, z_stream *strm)
@@ -99,6 +163,10 @@ static void compress_slot(struct pgz_slot *sl, z_stream *strm)
         sl->out_len = 0;
         sl->error = 0;
         sl->crc = crc32(crc32(0L, Z_NULL, 0), sl->in + PGZ_DICT, (uInt)sl->len);
+        if (pgz_incompressible(sl->in + PGZ_DICT, sl->len)) {
+                store_slot(sl);
+                return;
+        }
         if (deflateReset(strm) != Z_OK) {
                 sl->error = -EIO;
                 return;

@@ -919,6 +919,20 @@ static void pgz(const unsigned char *data, size_t n, int level, int threads, str
         pgzip_free(z);
 }
 
+/* The store rule of the format, written out again: the byte counts'
+ * squares, summed, times 256, at most 1.02 n^2 (blocks of 4 KiB or more) */
+static bool reference_random(const unsigned char *p, size_t n)
+{
+        if (n < 4096)
+                return false;
+        uint64_t count[256] = { 0 }, sq = 0;
+        for (size_t i = 0; i < n; i++)
+                count[p[i]]++;
+        for (int c = 0; c < 256; c++)
+                sq += count[c] * count[c];
+        return sq * 256 * 50 <= (uint64_t)n * n * 51;
+}
+
 /* The format as specified, written out with plain zlib, one block at a time. */
 static void reference_gzip(const unsigned char *data, size_t n, int level, struct kiln_buf *out)
 {
@@ -930,6 +944,18 @@ static void reference_gzip(const unsigned char *data, size_t n, int level, struc
         do {
                 size_t len = KILN_MIN(n - off, (size_t)PGZIP_BLOCK);
                 bool last = off + len == n;
+                if (reference_random(data + off, len)) {
+                        /* stored blocks of at most 65,535 bytes */
+                        for (size_t k = 0; k < len; k += 65535) {
+                                size_t m = KILN_MIN(len - k, (size_t)65535);
+                                unsigned char sh[5] = { last && k + m == len, (unsigned char)m, (unsigned char)(m >> 8),
+                                                        (unsigned char)~m, (unsigned char)(~m >> 8) };
+                                kiln_buf_append(out, sh, sizeof sh);
+                                kiln_buf_append(out, data + off + k, m);
+                        }
+                        off += len;
+                        continue;
+                }
                 z_stream zs = { 0 };
                 assert_int_equal(deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
                 if (off)
@@ -1018,6 +1044,40 @@ static void test_pgzip_blocks(void **state)
                 assert_int_equal(out.len, sizeof zb - zs.avail_out);
                 assert_memory_equal(out.data, zb, out.len);
         }
+}
+
+/* Random bytes are stored, not deflated: the stream is the data plus 5
+ * bytes a 64 KiB piece, gzip(1) reads it; text next to it is compressed. */
+static void test_pgzip_random_stored(void **state)
+{
+        size_t n = 2 * 1024 * 1024;
+        _cleanup_free_ unsigned char *data = kiln_xmalloc(n);
+        uint32_t x = 2463534242u;
+        for (size_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                data[i] = (unsigned char)x;
+        }
+        assert_true(pgz_incompressible(data, PGZIP_BLOCK));
+        assert_false(pgz_incompressible(data, PGZIP_STORE_MIN - 1)); /* too small to bother */
+        _cleanup_buf_ struct kiln_buf out = KILN_BUF_INIT;
+        pgz(data, n, 6, 2, &out);
+        size_t pieces = n / PGZIP_BLOCK * (PGZIP_BLOCK / 65535 + 1);
+        assert_int_equal(out.len, 10 + n + 5 * pieces + 8);
+        check_inflate(&out, data, n);
+        _cleanup_buf_ struct kiln_buf ref = KILN_BUF_INIT;
+        reference_gzip(data, n, 6, &ref);
+        assert_int_equal(out.len, ref.len);
+        assert_memory_equal(out.data, ref.data, ref.len);
+        /* half text: those blocks shrink, the random ones are stored */
+        for (size_t i = 0; i < n / 2; i++)
+                data[i] = (unsigned char)"some text of a layer\n"[i % 21];
+        assert_false(pgz_incompressible(data, PGZIP_BLOCK));
+        _cleanup_buf_ struct kiln_buf half = KILN_BUF_INIT;
+        pgz(data, n, 1, 3, &half);
+        assert_true(half.len < n / 2 + n / 50);
+        check_inflate(&half, data, n);
 }
 
 /* gzip(1) and Python's gzip module accept the stream and give back the data */
@@ -1178,6 +1238,7 @@ int main(void)
                 cmocka_unit_test(test_convert),
                 cmocka_unit_test(test_pgzip_blocks),
                 cmocka_unit_test(test_pgzip_tools),
+                cmocka_unit_test(test_pgzip_random_stored),
                 cmocka_unit_test(test_pgzip_errors),
                 cmocka_unit_test(test_gzip_layer_threads),
         };
