@@ -14,8 +14,10 @@
  * longer adds to the write time of an uncompressed layer. The thread starts
  * at the first big write only.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <zstd.h>
 #include "kiln/digest.h"
@@ -85,6 +87,9 @@ struct hash_worker {
         size_t n;
         bool busy, quit;
 };
+
+/* Every this many bytes written to a file, its writeback is started. */
+#define WRITEBACK_KICK (8 * 1024 * 1024)
 
 /* Writes at least this big are hashed on the helper thread. */
 #define HASH_ASYNC_MIN (64 * 1024)
@@ -166,6 +171,7 @@ struct layer_sink {
         int out_fd;
         struct hash_worker *hw; /* diff_id hashing of big writes; NULL until one */
         bool hw_failed;         /* could not start: hash inline */
+        int64_t kick_from;      /* writeback started below this offset; -1: out_fd is no file */
         enum kiln_compression c;
         struct kiln_hasher *tar_h, *out_h;
         struct pgzip *gz;
@@ -209,6 +215,15 @@ static int emit(struct layer_sink *s, const void *p, size_t n)
                 return r;
         }
         s->out_bytes += (int64_t)n;
+        /* start the disk writes of what is written so far: the blob's
+         * fsync at commit then waits for the tail only, not for the
+         * whole layer */
+        if (s->kick_from >= 0 && s->out_bytes - s->kick_from >= WRITEBACK_KICK) {
+                if (sync_file_range(s->out_fd, s->kick_from, s->out_bytes - s->kick_from, SYNC_FILE_RANGE_WRITE) < 0)
+                        s->kick_from = -1; /* not a file: never again */
+                else
+                        s->kick_from = s->out_bytes;
+        }
         return 0;
 }
 
@@ -276,6 +291,8 @@ int layer_sink_new(int out_fd, const struct kiln_layer_create_opts *opts,
                 opts = &def;
         _cleanup_(layer_sink_freep) struct layer_sink *s = kiln_xcalloc(1, sizeof(*s));
         s->out_fd = out_fd;
+        struct stat ost;
+        s->kick_from = fstat(out_fd, &ost) == 0 && S_ISREG(ost.st_mode) ? lseek(out_fd, 0, SEEK_CUR) : -1;
         s->c = opts->compression;
         s->tar_h = kiln_hasher_new(KILN_DIGEST_SHA256);
         /* uncompressed, the blob is the tar: one hash pass, not two */
