@@ -111,6 +111,46 @@ static void test_fs(void **state)
         assert_int_equal(stat(tmpl, &st), -1);
 }
 
+/* The parallel remover: a big directory (threads), nested ones, a symlink
+ * to a directory outside (removed, not followed), a file and a missing
+ * name; what is outside stays. */
+static void test_rm_rf_parallel(void **state)
+{
+        char tmpl[] = "/tmp/kiln-test-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        _cleanup_close_ int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(kiln_fs_mkdir_p(dfd, "outside", 0755), 0);
+        assert_int_equal(kiln_fs_write_atomic(dfd, "outside/keep", "k", 1, 0644), 0);
+        assert_int_equal(kiln_fs_mkdir_p(dfd, "t/big", 0755), 0);
+        assert_int_equal(kiln_fs_mkdir_p(dfd, "t/a/b/c", 0755), 0);
+        char name[64];
+        for (int i = 0; i < 500; i++) {
+                snprintf(name, sizeof name, "t/big/f%d", i);
+                assert_int_equal(kiln_fs_write_atomic(dfd, name, "x", 1, 0644), 0);
+        }
+        for (int i = 0; i < 40; i++) {
+                snprintf(name, sizeof name, "t/a/b/c/g%d", i);
+                assert_int_equal(kiln_fs_write_atomic(dfd, name, "y", 1, 0644), 0);
+        }
+        char out[512];
+        snprintf(out, sizeof out, "%s/outside", tmpl);
+        assert_int_equal(symlinkat(out, dfd, "t/big/link"), 0);
+        assert_int_equal(symlinkat("../../outside", dfd, "t/a/rel"), 0);
+        assert_int_equal(fchmodat(dfd, "t/a/b", 0500, 0), 0);
+        assert_int_equal(kiln_fs_rm_rf_parallel_at(dfd, "t", 8), 0);
+        struct stat st;
+        assert_int_equal(fstatat(dfd, "t", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(fstatat(dfd, "outside/keep", &st, 0), 0);
+        /* missing: fine; a file: removed; one thread: the same */
+        assert_int_equal(kiln_fs_rm_rf_parallel_at(dfd, "t", 8), 0);
+        assert_int_equal(kiln_fs_write_atomic(dfd, "file", "z", 1, 0644), 0);
+        assert_int_equal(kiln_fs_rm_rf_parallel_at(dfd, "file", 8), 0);
+        assert_int_equal(fstatat(dfd, "file", &st, 0), -1);
+        assert_int_equal(kiln_fs_rm_rf_parallel_at(AT_FDCWD, tmpl, 1), 0);
+        assert_int_equal(stat(tmpl, &st), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -119,6 +159,7 @@ int main(void)
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_normalize),
                 cmocka_unit_test(test_fs),
+                cmocka_unit_test(test_rm_rf_parallel),
         };
         return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
