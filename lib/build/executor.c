@@ -987,10 +987,19 @@ struct skip_ctx {
         const struct kiln_dockerignore *ex; /* --exclude, relative to the source */
 };
 
+/* --exclude: is rel (relative to its source) left out? A directory that
+ * an exception ("!dir/keep") may re-enter is walked, not skipped. */
+static bool exclude_match(const struct kiln_dockerignore *ex, const char *rel, bool is_dir)
+{
+        if (!ex || !kiln_dockerignore_matches(ex, rel))
+                return false;
+        return !is_dir || !kiln_dockerignore_walk_excluded_dir(ex, rel);
+}
+
 static bool ctx_skip(void *ud, const char *rel, bool is_dir)
 {
         struct skip_ctx *sc = ud;
-        if (sc->ex && kiln_dockerignore_matches(sc->ex, rel))
+        if (exclude_match(sc->ex, rel, is_dir))
                 return true;
         if (!sc->ctx)
                 return false;
@@ -1139,8 +1148,7 @@ static int copy_sources(struct build *b, struct kiln_df_instruction *in, int src
 static bool exclude_skip(void *ud, size_t i, const char *rel, bool is_dir)
 {
         (void)i;
-        (void)is_dir;
-        return kiln_dockerignore_matches(ud, rel);
+        return exclude_match(ud, rel, is_dir);
 }
 
 /* The context sources' paths of a source list (borrowed; free the vector). */
@@ -1224,8 +1232,6 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         return kiln_err(b->err, -EINVAL, "source can't be a URL for COPY");
                 if (checksum && !build_is_http_url(src))
                         return kiln_err(b->err, -EINVAL, "checksum can't be specified for non-HTTP(S) sources");
-                if (from && add && build_is_http_url(src))
-                        return kiln_err(b->err, -EINVAL, "ADD --from with a URL source");
         }
         mode_t mode = 0;
         const char *chmod_s = kiln_df_flag_value(in, "chmod");

@@ -13,6 +13,8 @@ setup() {
 	CTX="$BATS_TEST_TMPDIR/ctx"
 	mkdir -p "$CTX"
 	HTTP_PID=
+	# the test server is on 127.0.0.1: no proxy in between
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 }
 
 teardown() {
@@ -92,6 +94,16 @@ EOF2
 8/home.txt" ]
 	run -0 kiln run --rm ex:1 ls -A /6
 	[ "$output" = "" ]
+	# an exception brings a file back from an excluded directory
+	printf 'FROM bb:1\nCOPY --exclude=dir1 --exclude=!dir1/file-102.txt dir1 dir2 /9/\nCOPY --exclude=dir1 --exclude=!dir1/*.txt . /10/\n' > "$CTX/Dockerfile"
+	run -0 kiln build -q -t ex:2 "$CTX"
+	run -0 kiln run --rm ex:2 sh -c 'cd / && find 9 10/dir1 -type f | sort'
+	[ "$output" = "10/dir1/file-102.txt
+9/file-101.png
+9/file-102.txt
+9/file-103.jpeg
+9/file-201.pdf
+9/file-202.jpeg" ]
 	run -0 kiln history --no-trunc ex:1
 	[[ "$output" == *'COPY dir:'* ]]
 }
