@@ -29,6 +29,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "source-date-epoch", required_argument, NULL, 'E' },
                 { "compression", required_argument, NULL, 'Z' },
                 { "compression-level", required_argument, NULL, 'z' },
+                { "jobs", required_argument, NULL, 'j' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
@@ -37,6 +38,9 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
         bool quiet = false, net_none = false, no_cache = false, docker_format = false;
         enum kiln_compression compression = KILN_COMPRESSION_GZIP;
         int compression_level = 0;
+        /* stages at once: the online CPUs, at least 2 (a RUN mostly waits) */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned jobs = ncpu > 2 ? (unsigned)ncpu : 2;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         bool sde_flag = false;
         int c, ex;
@@ -113,6 +117,16 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         if (*end || v < 1 || v > 19)
                                 return cli_usage_error("build", "invalid --compression-level '%s'", optarg);
                         compression_level = (int)v;
+                        break;
+                }
+                case 'j': {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || errno || v < 0 || v > 1024)
+                                return cli_usage_error("build", "invalid --jobs '%s': expected 0 (no limit) to 1024",
+                                                       optarg);
+                        jobs = (unsigned)v;
                         break;
                 }
                 default:
@@ -209,6 +223,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .docker_format = docker_format,
                 .has_source_date_epoch = epoch >= 0,
                 .source_date_epoch = epoch,
+                .jobs = jobs,
         };
         _cleanup_free_ char *id = NULL;
         r = kiln_build(store, bctx, df, &o, &id, &err);

@@ -29,11 +29,15 @@ struct kiln_build_opts {
         bool has_source_date_epoch;    /* reproducible: config and history "created" are
                                           source_date_epoch, layer mtimes clamped to it */
         int64_t source_date_epoch;
+        unsigned jobs;                 /* stages built at once, each as soon as the
+                                          stages it needs are done: 1 = one after
+                                          the other (in order); 0 = no limit */
 };
 
 /*
- * Build: every stage the target needs, in order (FROM a stored image,
- * scratch, or an earlier stage), then store the target stage's layers,
+ * Build: every stage the target needs (FROM a stored image, scratch, or an
+ * earlier stage; stages that do not need each other at once, up to
+ * o->jobs, on threads: see lib/build/stages.h), then store the target stage's layers,
  * config and OCI manifest as an image named by o->tags. Nothing is stored
  * unless everything succeeded (the layers are kept uncommitted in the
  * store's tmp until the end; temporaries are removed either way; base

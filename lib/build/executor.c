@@ -28,6 +28,7 @@
 #include "heredoc.h"
 #include "onbuild.h"
 #include "format.h"
+#include "stages.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -75,6 +76,7 @@ struct build {
         struct kiln_error *err;
         struct cpending *pend; /* build cache: what to record on success */
         size_t n_pend;
+        struct build_sched *sched; /* --jobs: stages on threads (parallel.c); NULL: one after the other */
 };
 
 /* build cache (the "build cache" section below) */
@@ -91,10 +93,34 @@ static void progress(struct build *b, const char *fmt, ...)
 {
         if (b->o->progress_fd < 0)
                 return;
+        /* one write a line: stages on threads write between each other's
+         * lines (under the scheduler's lock), never inside one */
         va_list ap;
         va_start(ap, fmt);
-        vdprintf(b->o->progress_fd, fmt, ap);
+        char *line = NULL;
+        int n = vasprintf(&line, fmt, ap);
         va_end(ap);
+        if (n > 0)
+                (void)!write(b->o->progress_fd, line, (size_t)n);
+        free(line);
+}
+
+/* Let go of the scheduler's lock (stages on threads) for a wait or work on
+ * the stage's own data; b->err belongs to whoever holds the lock, so the
+ * caller keeps its own. */
+static struct kiln_error *unlock_build(struct build *b)
+{
+        struct kiln_error *mine = b->err;
+        if (b->sched)
+                build_sched_unlock(b->sched);
+        return mine;
+}
+
+static void lock_build(struct build *b, struct kiln_error *mine)
+{
+        if (b->sched)
+                build_sched_lock(b->sched);
+        b->err = mine;
 }
 
 /* An error at an instruction: "Dockerfile:7: COPY failed: <msg>" */
@@ -352,10 +378,19 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         struct kiln_layer_info info;
         _cleanup_close_ int lfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int ufd = open(sp->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (lfd < 0 || ufd < 0)
+        if (lfd < 0 || ufd < 0) {
                 r = kiln_err(b->err, -errno, "build: open layer dirs: %s", strerror(errno));
-        else
-                r = kiln_layer_create_diff(lfd, ufd, KILN_DIFF_OVERLAY, kiln_blob_writer_fd(w), &lo, &info, b->err);
+        } else {
+                /* tar and compress without the scheduler's lock: the stage's
+                 * own dirs and blob */
+                struct kiln_error *mine = unlock_build(b);
+                if (b->sched)
+                        build_sched_work_begin(b->sched);
+                r = kiln_layer_create_diff(lfd, ufd, KILN_DIFF_OVERLAY, kiln_blob_writer_fd(w), &lo, &info, mine);
+                if (b->sched)
+                        build_sched_work_end(b->sched);
+                lock_build(b, mine);
+        }
         close(TAKE_FD(lfd));
         view_unmount(TAKE_PTR(vpath), vm);
         if (r < 0) {
@@ -463,15 +498,7 @@ static void stage_from_stage(struct bstage *st, const struct bstage *from)
 /* An earlier stage named by name or index, or -1. */
 static int find_stage(struct build *b, const char *name, size_t before)
 {
-        for (size_t i = 0; i < before; i++)
-                if (b->df->stages[i].name && !strcasecmp(b->df->stages[i].name, name))
-                        return (int)i;
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(name, &end, 10);
-        if (*name && !*end && !errno && n < before)
-                return (int)n;
-        return -1;
+        return build_find_stage(b->df, name, before);
 }
 
 static int build_stage(struct build *b, size_t idx);
@@ -720,7 +747,20 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
 struct run_from {
         struct build *b;
         size_t stage_idx;
+        struct kiln_error *mine; /* while waiting for a cache mount's lock */
 };
+
+static void run_wait_begin(void *ud)
+{
+        struct run_from *rf = ud;
+        rf->mine = unlock_build(rf->b);
+}
+
+static void run_wait_end(void *ud)
+{
+        struct run_from *rf = ud;
+        lock_build(rf->b, rf->mine);
+}
 
 static int run_from_root(void *ud, const char *from, char **ret_path, bool *ret_mounted, struct kiln_error *err)
 {
@@ -810,10 +850,11 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         mkdir_in_root(rootfd, wd);
         }
         /* RUN --mount (lib/build/runmount.c): sources and mount points */
-        struct run_from rf = { b, (size_t)(st - b->stages) };
+        struct run_from rf = { b, (size_t)(st - b->stages), NULL };
         struct kiln_runmount_env me = {
                 .store_root = kiln_store_root(b->s), .tmp = b->tmp, .ctx = b->ctx, .secrets = b->o->secrets,
                 .escape = b->df->escape, .workdir = wd, .from_root = run_from_root, .ud = &rf,
+                .wait_begin = run_wait_begin, .wait_end = run_wait_end,
         };
         struct kiln_runmounts *rm = NULL;
         r = kiln_runmounts_setup(&me, in, sp.merged, &rm, b->err);
@@ -865,13 +906,19 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 co.stdin_fd = devnull;
                 co.stdout_fd = out;
                 co.stderr_fd = out;
-                kiln_rt_delete(b->state_root, id, true, NULL);
-                kiln_store_db_suspend(b->s);
-                r = kiln_rt_run(b->state_root, id, &co, false, &status, b->err);
-                int r2 = kiln_store_db_resume(b->s, r < 0 ? NULL : b->err);
-                kiln_rt_delete(b->state_root, id, true, NULL);
-                if (r >= 0)
-                        r = r2;
+                if (b->sched) { /* stages on threads: through a helper process (parallel.c) */
+                        struct kiln_error *mine = b->err;
+                        r = build_sched_run_container(b->sched, b->state_root, id, &co, &status, mine);
+                        b->err = mine;
+                } else {
+                        kiln_rt_delete(b->state_root, id, true, NULL);
+                        kiln_store_db_suspend(b->s);
+                        r = kiln_rt_run(b->state_root, id, &co, false, &status, b->err);
+                        int r2 = kiln_store_db_resume(b->s, r < 0 ? NULL : b->err);
+                        kiln_rt_delete(b->state_root, id, true, NULL);
+                        if (r >= 0)
+                                r = r2;
+                }
         }
         if (r >= 0 && status != 0)
                 r = kiln_err(b->err, -KILN_EFORMAT, "process \"%s\" did not complete successfully: exit code: %d",
@@ -1569,7 +1616,8 @@ static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df
         return 0;
 }
 
-static int build_stage(struct build *b, size_t idx)
+/* The stage's steps, in order (build_stage: after the stages it needs). */
+static int stage_body(struct build *b, size_t idx)
 {
         struct bstage *st = &b->stages[idx];
         if (st->done)
@@ -1616,6 +1664,8 @@ static int build_stage(struct build *b, size_t idx)
                 return r;
         for (size_t i = ds->first; i < ds->first + ds->count; i++) {
                 struct kiln_df_instruction *in = &b->df->instructions[i];
+                if (b->sched && build_sched_cancelled(b->sched)) /* another stage failed */
+                        return kiln_err(b->err, -ECANCELED, "build cancelled");
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
                 if (r < 0)
                         return r;
@@ -1635,6 +1685,32 @@ static int build_stage(struct build *b, size_t idx)
         st->busy = false;
         st->done = true;
         return 0;
+}
+
+/* A stage, once: with stages on threads, one another thread builds is
+ * waited for (parallel.c), one nobody builds yet is built here. */
+static int build_stage(struct build *b, size_t idx)
+{
+        if (!b->sched)
+                return stage_body(b, idx);
+        struct kiln_error *mine = b->err;
+        int c = build_sched_claim(b->sched, idx);
+        b->err = mine;
+        if (c < 0)
+                return kiln_err(b->err, c, "build cancelled");
+        if (c == 0)
+                return 0;
+        int r = stage_body(b, idx);
+        build_sched_finish(b->sched, idx, r, b->err);
+        return r;
+}
+
+/* A stage on a scheduler thread: its own error buffer */
+static int stage_job(void *ud, size_t idx, struct kiln_error *err)
+{
+        struct build *b = ud;
+        b->err = err;
+        return stage_body(b, idx);
 }
 
 /* ---- the result ---- */
@@ -1762,8 +1838,25 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                         r = kiln_err(err, -errno, "build: mkdir: %s", strerror(errno));
         }
         b.state_root = kiln_container_state_root();
-        if (r >= 0)
-                r = build_stage(&b, target);
+        if (r >= 0) {
+                /* the stage graph: stages that do not need each other are
+                 * built at once, up to o->jobs (stages.c, parallel.c) */
+                struct build_graph g;
+                build_graph_make(df, b.meta_args, b.build_args, target, &g);
+                if (o->jobs != 1 && build_graph_parallel(&g)) {
+                        b.sched = build_sched_new(&g, o->jobs);
+                        struct kiln_error serr = { 0 };
+                        r = build_sched_run(b.sched, stage_job, &b, &serr);
+                        b.err = err;
+                        if (r < 0 && err)
+                                *err = serr;
+                        build_sched_free(b.sched);
+                        b.sched = NULL;
+                } else {
+                        r = build_stage(&b, target);
+                }
+                build_graph_free(&g);
+        }
         if (r >= 0)
                 r = store_result(&b, &b.stages[target], ret_id);
         if (r >= 0)

@@ -328,9 +328,18 @@ static int setup_cache(struct kiln_runmounts *m, const struct mspec *s, const ch
                         data = kiln_xasprintf("%s/data", t);
                 }
         } else {
-                int r;
-                while ((r = flock(lfd, !strcmp(sharing, "locked") ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
-                        ;
+                int op = !strcmp(sharing, "locked") ? LOCK_EX : LOCK_SH;
+                int r = flock(lfd, op | LOCK_NB);
+                if (r < 0 && errno == EWOULDBLOCK) {
+                        if (m->env->wait_begin)
+                                m->env->wait_begin(m->env->ud);
+                        while ((r = flock(lfd, op)) < 0 && errno == EINTR)
+                                ;
+                        int e = errno;
+                        if (m->env->wait_end)
+                                m->env->wait_end(m->env->ud);
+                        errno = e;
+                }
                 if (r < 0)
                         return kiln_err(err, -errno, "cache mount lock: %s", strerror(errno));
         }

@@ -22,6 +22,10 @@ struct kiln_runmount_env {
          * kiln_runmounts_free(), which unmounts it when *ret_mounted */
         int (*from_root)(void *ud, const char *from, char **ret_path, bool *ret_mounted,
                          struct kiln_error *err);
+        /* around a wait for a cache mount's lock (may be NULL): stages on
+         * threads let go of the scheduler's lock meanwhile */
+        void (*wait_begin)(void *ud);
+        void (*wait_end)(void *ud);
         void *ud;
 };
 
