@@ -31,6 +31,7 @@ struct build_sched {
         struct kiln_error first;   /* the first failure */
         build_stage_fn fn;
         void *ud;
+        size_t live;               /* workers not ended yet */
 };
 
 struct build_sched *build_sched_new(const struct build_graph *g, unsigned jobs)
@@ -159,9 +160,24 @@ static void *worker(void *arg)
                 int r = s->fn(s->ud, (size_t)i, &err);
                 build_sched_finish(s, (size_t)i, r, &err);
         }
+        s->live--;
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->lock);
         return NULL;
+}
+
+/* A signal that ends kiln (Ctrl-C, kill) during the build cancels it: the
+ * stages stop, their containers are killed, the build dir is removed. */
+static void interrupt(struct build_sched *s, int sig)
+{
+        pthread_mutex_lock(&s->lock);
+        if (!s->have_err && !build_sched_cancelled(s)) {
+                s->have_err = true;
+                kiln_err(&s->first, -EINTR, "build interrupted by %s", strsignal(sig));
+        }
+        __atomic_store_n(&s->cancel, true, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
 }
 
 int build_sched_run(struct build_sched *s, build_stage_fn fn, void *ud, struct kiln_error *err)
@@ -174,17 +190,51 @@ int build_sched_run(struct build_sched *s, build_stage_fn fn, void *ud, struct k
         pthread_t *t = kiln_xcalloc(n + 1, sizeof(*t));
         size_t started = 0;
         int r = 0;
+        /* the workers (and the helpers they fork) start with these blocked;
+         * this thread takes them */
+        sigset_t sigs, old;
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sigs, &old);
         for (; started < n; started++) {
+                pthread_mutex_lock(&s->lock);
+                s->live++;
+                pthread_mutex_unlock(&s->lock);
                 int e = pthread_create(&t[started], NULL, worker, s);
                 if (e) {
+                        pthread_mutex_lock(&s->lock);
+                        s->live--;
+                        pthread_mutex_unlock(&s->lock);
                         if (!started)
                                 r = kiln_err(err, -e, "build: start a thread: %s", strerror(e));
                         break;
                 }
         }
+        for (;;) {
+                pthread_mutex_lock(&s->lock);
+                size_t live = s->live;
+                pthread_mutex_unlock(&s->lock);
+                if (!live)
+                        break;
+                struct timespec tick = { 0, 100 * 1000 * 1000 };
+                int sig = sigtimedwait(&sigs, NULL, &tick);
+                if (sig > 0 && !sigismember(&old, sig))
+                        interrupt(s, sig);
+        }
         for (size_t i = 0; i < started; i++)
                 pthread_join(t[i], NULL);
         free(t);
+        /* one that came after the last look: still the build's end */
+        struct timespec zero = { 0, 0 };
+        int late;
+        while ((late = sigtimedwait(&sigs, NULL, &zero)) > 0)
+                if (!sigismember(&old, late) && !s->have_err) {
+                        s->have_err = true;
+                        kiln_err(&s->first, -EINTR, "build interrupted by %s", strsignal(late));
+                }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0)
                 return r;
         if (s->have_err) {
