@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
+#include <unistd.h>
 #include "kiln/dockerfile.h"
 #include "lib/build/stages.h"
 
@@ -155,6 +156,117 @@ static void test_mounts(void **state)
               SIZE_MAX, NULL, "0: 1: | 1 | serial");
 }
 
+/* ---- the scheduler (parallel.c), with stage bodies that only record ---- */
+
+struct fake {
+        struct build_sched *s;
+        const struct build_graph *g;
+        int done[8];
+        int runs[8];
+        int fail;        /* this stage fails (-1: none) */
+        int wait_cancel; /* this stage waits to be cancelled (-1: none) */
+        int claim_from, claim_what; /* stage claim_from claims claim_what (-1: none) */
+};
+
+static int fake_stage(void *ud, size_t idx, struct kiln_error *err)
+{
+        struct fake *f = ud;
+        f->runs[idx]++;
+        /* everything it needs is done when it starts */
+        for (size_t j = 0; j < idx; j++)
+                if (f->g->dep[idx * f->g->n + j] && !f->done[j])
+                        return kiln_err(err, -EINVAL, "stage %zu started before %zu", idx, j);
+        if ((int)idx == f->claim_from) {
+                int c = build_sched_claim(f->s, (size_t)f->claim_what);
+                if (c == 1) {
+                        f->runs[f->claim_what]++;
+                        f->done[f->claim_what] = 1;
+                        build_sched_finish(f->s, (size_t)f->claim_what, 0, err);
+                } else if (c < 0) {
+                        return kiln_err(err, c, "claim");
+                }
+        }
+        if ((int)idx == f->fail)
+                return kiln_err(err, -EIO, "Dockerfile:%zu: stage %zu failed", idx + 1, idx);
+        if ((int)idx == f->wait_cancel) {
+                for (int k = 0; k < 500 && !build_sched_cancelled(f->s); k++) {
+                        build_sched_unlock(f->s);
+                        usleep(10000);
+                        build_sched_lock(f->s);
+                }
+                if (!build_sched_cancelled(f->s))
+                        return kiln_err(err, -ETIMEDOUT, "never cancelled");
+                return kiln_err(err, -ECANCELED, "cancelled");
+        }
+        /* let the others in between */
+        build_sched_unlock(f->s);
+        usleep(1000);
+        build_sched_lock(f->s);
+        f->done[idx] = 1;
+        return 0;
+}
+
+static int sched(const char *text, unsigned jobs, struct fake *f, struct kiln_error *err)
+{
+        struct kiln_dockerfile *df = NULL;
+        assert_int_equal(kiln_dockerfile_parse(text, strlen(text), "Dockerfile", &df, err), 0);
+        json_t *none = json_object();
+        struct build_graph g;
+        build_graph_make(df, none, none, df->n_stages - 1, &g);
+        f->g = &g;
+        f->s = build_sched_new(&g, jobs);
+        int r = build_sched_run(f->s, fake_stage, f, err);
+        build_sched_free(f->s);
+        build_graph_free(&g);
+        json_decref(none);
+        kiln_dockerfile_free(df);
+        return r;
+}
+
+static const char diamond[] = "FROM img AS a\nFROM img AS b\nFROM a AS c\nFROM img AS unused\n"
+                              "FROM img\nCOPY --from=b /x /x\nCOPY --from=c /x /x\n";
+
+static void test_sched_order(void **state)
+{
+        (void)state;
+        for (unsigned jobs = 0; jobs < 4; jobs++) {
+                struct fake f = { .fail = -1, .wait_cancel = -1, .claim_from = -1, .claim_what = -1 };
+                struct kiln_error err = { 0 };
+                assert_int_equal(sched(diamond, jobs, &f, &err), 0);
+                /* each needed stage once, the unused one never */
+                static const int want[] = { 1, 1, 1, 0, 1 };
+                for (size_t i = 0; i < 5; i++)
+                        assert_int_equal(f.runs[i], want[i]);
+        }
+}
+
+static void test_sched_first_failure(void **state)
+{
+        (void)state;
+        /* b fails while a waits: a is stopped, b's error is the build's */
+        struct fake f = { .fail = 1, .wait_cancel = 0, .claim_from = -1, .claim_what = -1 };
+        struct kiln_error err = { 0 };
+        int r = sched(diamond, 2, &f, &err);
+        assert_int_equal(r, -EIO);
+        assert_string_equal(err.msg, "Dockerfile:2: stage 1 failed");
+        assert_int_equal(f.runs[2], 0); /* c (after a) never started */
+        assert_int_equal(f.runs[4], 0);
+}
+
+static void test_sched_claim(void **state)
+{
+        (void)state;
+        /* a stage the graph does not show: built by the stage that claims it */
+        struct fake f = { .fail = -1, .wait_cancel = -1, .claim_from = 2, .claim_what = 3 };
+        struct kiln_error err = { 0 };
+        assert_int_equal(sched(diamond, 2, &f, &err), 0);
+        assert_int_equal(f.runs[3], 1);
+        /* one another thread builds is waited for, not built twice */
+        struct fake g = { .fail = -1, .wait_cancel = -1, .claim_from = 1, .claim_what = 0 };
+        assert_int_equal(sched(diamond, 2, &g, &err), 0);
+        assert_int_equal(g.runs[0], 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -162,6 +274,9 @@ int main(void)
                 cmocka_unit_test(test_needed),
                 cmocka_unit_test(test_args),
                 cmocka_unit_test(test_mounts),
+                cmocka_unit_test(test_sched_order),
+                cmocka_unit_test(test_sched_first_failure),
+                cmocka_unit_test(test_sched_claim),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
