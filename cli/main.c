@@ -325,12 +325,12 @@ static const struct cli_command commands[] = {
           "directories (--from, --chown, --chmod, wildcards, .dockerignore, heredocs),\n"
           "ADD of local tar archives (extracted), the build cache (steps reused from\n"
           "the store: CACHED; kiln builder prune), --format oci|docker, reproducible\n"
-          "builds (--source-date-epoch).\n\n"
+          "builds (--source-date-epoch), stages that do not need each other built at\n"
+          "once (--jobs).\n\n"
           "Not supported yet: RUN --mount=type=ssh, cache mounts with from=/source=,\n"
           "ADD of URLs, COPY --exclude/--parents, COPY --from with wildcards, pulling\n"
-          "base images, -f -, --squash, --output, --platform other than the host's,\n"
-          "parallel\n"
-          "stages. RUN uses the host's network namespace (no bridge, /etc/resolv.conf\n"
+          "base images, -f -, --squash, --output, --platform other than the host's.\n"
+          "RUN uses the host's network namespace (no bridge, /etc/resolv.conf\n"
           "and /etc/hosts are the image's own).\n" },
         { "commit", cmd_commit, "Create a new image from a container's changes",
           "Usage:  kiln commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\n"

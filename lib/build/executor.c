@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kiln build's executor: stages run in order, each step over an overlay of
+ * kiln build's executor: stages run in order (or, those that do not need
+ * each other, at once on threads: parallel.c), each step over an overlay of
  * the stage's layers with a fresh upper dir. RUN runs in a container of the
  * kiln runtime, COPY/ADD/WORKDIR write through the merged view with the
  * safe copy code of kiln cp; the upper dir becomes a layer
