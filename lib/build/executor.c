@@ -104,6 +104,8 @@ static void progress(struct build *b, const char *fmt, ...)
         char *line = NULL;
         int n = vasprintf(&line, fmt, ap);
         va_end(ap);
+        if (n < 0)
+                return;
         if (n > 0)
                 (void)!write(b->o->progress_fd, line, (size_t)n);
         free(line);

@@ -301,6 +301,8 @@ __attribute__((noreturn)) static void helper(int wfd, const char *state_root, co
 int build_sched_run_container(struct build_sched *s, const char *state_root, const char *id,
                               const struct kiln_rt_create_opts *co, int *ret_status, struct kiln_error *err)
 {
+        if (build_sched_cancelled(s))
+                return kiln_err(err, -ECANCELED, "build cancelled");
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return kiln_err(err, -errno, "build: pipe: %s", strerror(errno));
