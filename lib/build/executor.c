@@ -876,10 +876,18 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 if (rootfd >= 0 && wd && *wd)
                         mkdir_in_root(rootfd, wd);
         }
-        /* RUN --mount (lib/build/runmount.c): sources and mount points */
+        /* RUN --mount (lib/build/runmount.c): sources and mount points, its
+         * temporaries in the step's own dir (RUNs of stages at once would
+         * clash over the same names in the build's tmp) */
         struct run_from rf = { b, (size_t)(st - b->stages), NULL };
+        _cleanup_free_ char *mtmp = kiln_xasprintf("%s/mounts", sp.dir);
+        if (mkdir(mtmp, 0700) < 0) {
+                r = kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                step_done(&sp);
+                return r;
+        }
         struct kiln_runmount_env me = {
-                .store_root = kiln_store_root(b->s), .tmp = b->tmp, .ctx = b->ctx, .secrets = b->o->secrets,
+                .store_root = kiln_store_root(b->s), .tmp = mtmp, .ctx = b->ctx, .secrets = b->o->secrets,
                 .escape = b->df->escape, .workdir = wd, .from_root = run_from_root, .ud = &rf,
                 .wait_begin = run_wait_begin, .wait_end = run_wait_end,
         };

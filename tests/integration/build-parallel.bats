@@ -247,6 +247,26 @@ EOF
 	[ "$(sort <<<"$output" | tr '\n' ' ')" = "1 2 " ]
 }
 
+@test "build --jobs: RUNs of stages at once each get their own bind and secret mounts" {
+	echo ctx-file > "$CTX/f.txt"
+	echo s3cret > "$BATS_TEST_TMPDIR/secret"
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1 AS a
+RUN --mount=type=bind,source=f.txt,target=/m/f --mount=type=secret,id=s \
+	sleep 1; cat /m/f /run/secrets/s > /out
+FROM bb:1 AS b
+RUN --mount=type=bind,source=f.txt,target=/m/f --mount=type=secret,id=s \
+	sleep 1; cat /m/f /run/secrets/s > /out
+FROM bb:1
+COPY --from=a /out /a
+COPY --from=b /out /b
+EOF
+	run -0 kiln build --secret id=s,src="$BATS_TEST_TMPDIR/secret" -t mounts:1 "$CTX"
+	run -0 kiln run --rm mounts:1 cat /a /b
+	[ "$output" = "$(printf 'ctx-file\ns3cret\nctx-file\ns3cret')" ]
+	nothing_left
+}
+
 @test "build --jobs: invalid values are usage errors" {
 	echo 'FROM bb:1' > "$CTX/Dockerfile"
 	run -125 kiln build --jobs x "$CTX"
