@@ -39,12 +39,14 @@ nothing_left() {
 
 # A listener and a client in two stages: it builds only when both RUNs run
 # at the same time (no timing asserted: with one job the listener gives up).
+# The listener reads the line with -e (a plain `nc -l` with stdin at EOF
+# half-closes at once, and the client may then quit before it sent).
 rendezvous_dockerfile() {
 	cat > "$CTX/Dockerfile" <<'EOF'
 ARG PORT
 FROM bb:1 AS server
 ARG PORT
-RUN --network=host timeout 15 nc -l -p "$PORT" > /got && grep -q hello /got
+RUN --network=host timeout 15 nc -l -p "$PORT" -e sh -c 'read l && echo "$l" > /got' && grep -q hello /got
 FROM bb:1 AS client
 ARG PORT
 RUN --network=host i=0; until echo hello | nc 127.0.0.1 "$PORT"; do \
