@@ -1065,6 +1065,22 @@ static bool ctx_skip(void *ud, const char *rel, bool is_dir)
         return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
 }
 
+/* kiln_copy_tree_at without the scheduler's lock (stages on threads): it
+ * writes the stage's own rootfs and reads the context or a finished
+ * stage's read-only view; its skip filters only read the ignore rules. */
+static int copy_tree(struct build *b, int sfd, const struct stat *st, bool contents, int dfd, const char *name,
+                     struct kiln_copy_opts *co)
+{
+        struct kiln_error *mine = unlock_build(b);
+        if (b->sched)
+                build_sched_work_begin(b->sched);
+        int r = kiln_copy_tree_at(sfd, st, contents, dfd, name, co, NULL, mine);
+        if (b->sched)
+                build_sched_work_end(b->sched);
+        lock_build(b, mine);
+        return r;
+}
+
 /* Copy one source object to dest (absolute, cleaned) in the rootfs. */
 static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, const char *dest, bool dest_dir,
                     struct kiln_copy_opts *co)
@@ -1076,12 +1092,12 @@ static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, con
         if (S_ISDIR(st.st_mode)) {
                 /* a directory's contents go into dest */
                 if (!strcmp(dest, "/"))
-                        return kiln_copy_tree_at(sfd, &st, true, rootfd, ".", co, NULL, b->err);
+                        return copy_tree(b, sfd, &st, true, rootfd, ".", co);
                 const char *base;
                 int pfd = kiln_fs_open_parent_in_root(rootfd, dest + 1, true, &base);
                 if (pfd < 0)
                         return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
-                r = kiln_copy_tree_at(sfd, &st, true, pfd, base, co, NULL, b->err);
+                r = copy_tree(b, sfd, &st, true, pfd, base, co);
                 close(pfd);
                 return r;
         }
@@ -1098,7 +1114,7 @@ static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, con
         int pfd = kiln_fs_open_parent_in_root(rootfd, t, true, &base);
         if (pfd < 0)
                 return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
-        r = kiln_copy_tree_at(sfd, &st, false, pfd, base, co, NULL, b->err);
+        r = copy_tree(b, sfd, &st, false, pfd, base, co);
         close(pfd);
         return r;
 }

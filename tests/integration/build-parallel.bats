@@ -269,6 +269,30 @@ EOF
 	nothing_left
 }
 
+@test "build --jobs: stages COPY from the context and from each other at once" {
+	mkdir -p "$CTX/tree/sub" "$CTX/tree/skip"
+	for i in $(seq 300); do echo "f$i" > "$CTX/tree/sub/f$i"; done
+	echo no > "$CTX/tree/skip/x"
+	printf 'tree/skip\n' > "$CTX/.dockerignore"
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1 AS a
+COPY tree /t/
+RUN ls /t/sub | wc -l > /count
+FROM bb:1 AS b
+COPY tree/sub /s/
+COPY --exclude=f1* tree/sub /e/
+FROM bb:1
+COPY --from=a /t /a/
+COPY --from=b /s /b/
+COPY --from=b /e /e/
+COPY --from=a /count /count
+EOF
+	run -0 kiln build -t copies:1 "$CTX"
+	run -0 kiln run --rm copies:1 sh -c 'cat /count; ls /a/sub | wc -l; ls /b | wc -l; ls /e | wc -l; ls /a; cat /b/f300'
+	[ "$output" = "$(printf '300\n300\n300\n189\nsub\nf300')" ]
+	nothing_left
+}
+
 @test "build --jobs: invalid values are usage errors" {
 	echo 'FROM bb:1' > "$CTX/Dockerfile"
 	run -125 kiln build --jobs x "$CTX"
