@@ -594,6 +594,19 @@ int kiln_runmounts_setup(const struct kiln_runmount_env *env, const struct kiln_
         return 0;
 }
 
+int kiln_runmounts_add_file(struct kiln_runmounts *m, const char *rootfs, const char *source, const char *dest,
+                            struct kiln_error *err)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return kiln_err(err, -errno, "%s: %s", rootfs, strerror(errno));
+        int r = make_mount_point(m, rootfd, dest, true, err);
+        if (r < 0)
+                return r;
+        add_req(m, "bind", kiln_xstrdup(source), kiln_xstrdup(dest), false, NULL);
+        return 0;
+}
+
 const struct kiln_mount_req *kiln_runmounts_reqs(const struct kiln_runmounts *m, size_t *ret_n)
 {
         *ret_n = m ? m->n : 0;
