@@ -181,3 +181,16 @@ free_port() {
 	run -0 rl ps -aq
 	[ -z "$output" ]
 }
+
+@test "rootless: kiln build; RUN on the default network shares the user namespace's (the host's)" {
+	rl_import
+	mkdir -p "$RLDIR/ctx"
+	printf 'FROM bb\nARG TARGETARCH\nRUN readlink /proc/self/ns/net > /netns && echo "$TARGETARCH" > /arch\nRUN --network=none ls /sys/class/net > /none\n' \
+		>"$RLDIR/ctx/Dockerfile"
+	chmod -R a+rX "$RLDIR/ctx"
+	run -0 rl build -q -t rb:1 "$RLDIR/ctx"
+	run -0 rl run --rm --network none rb:1 cat /netns /arch /none
+	[ "${lines[0]}" = "$(readlink /proc/self/ns/net)" ]
+	[ "${lines[1]}" = "$(dpkg --print-architecture)" ]
+	[ "${lines[2]}" = lo ]
+}
