@@ -100,6 +100,19 @@ EOF2
 	run -0 kiln build -t nohosts:1 "$CTX"
 	run -0 top_layer_files nohosts:1
 	[ "$output" = ran ]
+	# symlinks are followed inside the root: Ubuntu's dangling
+	# /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf, and a
+	# hosts link climbing above the root
+	cat > "$CTX/Dockerfile" <<'EOF2'
+FROM bb:1
+RUN --network=none rm /etc/resolv.conf /etc/hosts && \
+    ln -s ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf && \
+    ln -s ../../../../../etc/myhosts /etc/hosts
+RUN test -f /etc/resolv.conf && grep -q kiln-build- /etc/hosts && touch /ran2
+EOF2
+	run -0 kiln build -t links:1 "$CTX"
+	run -0 top_layer_files links:1
+	[ "$output" = ran2 ]
 }
 
 @test "RUN --network=host and none, kiln build --network, and the cache key" {
