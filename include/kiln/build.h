@@ -13,9 +13,9 @@
 
 /* kiln build --network: what RUN steps get unless they say RUN --network= */
 enum kiln_build_network {
-        KILN_BUILD_NETWORK_DEFAULT = 0, /* as root: a netns on kiln's bridge (as kiln run), with
-                                           /etc/hosts and /etc/resolv.conf bind-mounted; rootless:
-                                           the host's (that of the user's namespace) */
+        KILN_BUILD_NETWORK_DEFAULT = 0, /* a netns of the step's own, as kiln run: kiln's bridge
+                                           as root, pasta rootless; /etc/hosts and resolv.conf
+                                           bind-mounted */
         KILN_BUILD_NETWORK_HOST,        /* the host's network namespace */
         KILN_BUILD_NETWORK_NONE,        /* a private network namespace (lo only) */
 };

@@ -35,8 +35,6 @@ int build_runnet_setup(struct kiln_store *s, enum kiln_build_network mode, const
                 rn->netns = KILN_NETNS_PRIVATE; /* the runtime brings lo up */
                 return 0;
         }
-        if (!is_root())
-                return 0; /* rootless default: the user namespace's (the host's) network */
         if (*fallback_warned) {
                 rn->netns = KILN_NETNS_PRIVATE;
                 return 0;
@@ -55,7 +53,8 @@ int build_runnet_setup(struct kiln_store *s, enum kiln_build_network mode, const
                 /* as kiln run's default network: loopback only, and say so once */
                 build_runnet_done(rn);
                 *fallback_warned = true;
-                _cleanup_free_ char *msg = kiln_xasprintf("bridge network unavailable (%s): RUN steps have loopback only",
+                _cleanup_free_ char *msg = kiln_xasprintf("%s network unavailable (%s): RUN steps have loopback only",
+                                                          is_root() ? "bridge" : "pasta",
                                                           nerr.msg[0] ? nerr.msg : kiln_strerror(r));
                 if (warn)
                         warn(ud, msg);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The network of a RUN step (lib/build/runnet.c): RUN --network= or kiln
- * build --network, default | host | none. As root, default is a network
- * namespace on kiln's bridge with its own /etc/hosts and /etc/resolv.conf
- * (kiln_build_net_create in lib/container/buildnet.c), falling back with
- * one warning a build to loopback only when the bridge cannot be made;
- * rootless, default is the host's network (that of the user's namespace).
- * See docs/internals/build.md ("RUN --network").
+ * build --network, default | host | none. default is a network namespace
+ * of the step's own with its own /etc/hosts and /etc/resolv.conf
+ * (kiln_build_net_create in lib/container/buildnet.c): on kiln's bridge as
+ * root, through pasta rootless, as kiln run; when that cannot be made, one
+ * warning a build and loopback only. See docs/internals/build.md ("RUN
+ * --network").
  */
 #pragma once
 
@@ -29,7 +29,7 @@ int build_network_parse(const char *s, enum kiln_build_network *ret);
 
 /*
  * Prepare the step's network: mode, in the step directory dir (hosts and
- * resolv.conf written there), hostname for /etc/hosts. While a bridge
+ * resolv.conf written there), hostname for /etc/hosts. While the step's
  * namespace exists, SIGINT, SIGTERM, SIGHUP and SIGQUIT are held (and
  * forwarded to the RUN by the runtime), so that build_runnet_done always
  * releases the address and the namespace before one of them ends kiln.

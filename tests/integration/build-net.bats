@@ -120,26 +120,27 @@ EOF2
 	cat > "$CTX/Dockerfile" <<'EOF2'
 FROM bb:1
 RUN --network=none ls /sys/class/net > /none
-RUN --network=host ls /sys/class/net > /host
+RUN --network=host readlink /proc/self/ns/net > /host
 RUN ls /sys/class/net > /dflt
 EOF2
 	run -0 kiln build -t modes:1 "$CTX"
 	run -0 kiln run --rm --network none modes:1 cat /none
 	[ "$output" = lo ]
+	hostns=$(readlink /proc/self/ns/net)
 	run -0 kiln run --rm --network none modes:1 cat /host
-	[ "$output" = "$(ls /sys/class/net)" ]
+	[ "$output" = "$hostns" ]
 	run -0 kiln run --rm --network none modes:1 cat /dflt
 	[ "$output" = "$(printf 'eth0\nlo')" ]
 	# the build's --network is in the key of the RUN steps that do not say
 	run -0 kiln build --network none -t modes:2 "$CTX"
 	[[ "$output" == *"RUN --network=none ls /sys/class/net > /none CACHED"* ]]
-	[[ "$output" == *"RUN --network=host ls /sys/class/net > /host CACHED"* ]]
+	[[ "$output" == *"RUN --network=host readlink /proc/self/ns/net > /host CACHED"* ]]
 	[[ "$output" != *"RUN ls /sys/class/net > /dflt CACHED"* ]]
 	run -0 kiln run --rm --network none modes:2 cat /dflt
 	[ "$output" = lo ]
 	run -0 kiln build --network host -t modes:3 "$CTX"
 	run -0 kiln run --rm --network none modes:3 cat /dflt
-	[ "$output" = "$(ls /sys/class/net)" ]
+	[[ "$output" == *kiln0* ]] # the host's links
 	run -0 kiln build --network default -t modes:4 "$CTX"
 	[[ "$output" == *"RUN ls /sys/class/net > /dflt CACHED"* ]]
 	run -125 kiln build --network bridge "$CTX"
@@ -158,22 +159,28 @@ EOF2
 	[ -n "$addr" ]
 	run ! grep -q "\"$addr\"" "$LEASES"
 	# Ctrl-C: kiln build forwards SIGINT to the RUN (here its shell exits on
-	# it), then the step's network is undone before the build fails
+	# it), then the step's network is undone before the build fails. (Sent
+	# again until kiln exits: one that reaches the shell before its "wait"
+	# can be lost in busybox's ash.)
 	cat > "$CTX/Dockerfile" <<'EOF2'
 FROM bb:1
-RUN trap 'exit 9' INT; ip -o -4 addr show eth0; echo ready; sleep 30 & wait
+RUN trap 'exit 9' INT; ip -o -4 addr show eth0; sleep 30 & echo ready; wait
 EOF2
 	# (a background job of a script starts with SIGINT ignored: reset it)
 	env --default-signal=INT "$KILN" build "$CTX" > "$BATS_TEST_TMPDIR/out" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/out" && break; sleep 0.1; done
 	grep -q ready "$BATS_TEST_TMPDIR/out"
-	kill -INT "$pid"
+	for _ in $(seq 50); do
+		kill -INT "$pid" 2>/dev/null || break
+		sleep 0.3
+	done
 	st=0
 	wait "$pid" || st=$?
-	[ "$st" -eq 1 ]
 	run cat "$BATS_TEST_TMPDIR/out"
-	[[ "$output" == *"exit code: 9"* ]]
+	# the RUN's exit, or (a repeated SIGINT that came after it, held during
+	# the teardown) kiln ended by the signal once the network was undone
+	[ "$st" -eq 130 ] || { [ "$st" -eq 1 ] && [[ "$output" == *"exit code: 9"* ]]; }
 	addr=$(echo "$output" | sed -n 's|.*inet \(10\.88\.[0-9.]*\)/.*|\1|p')
 	[ -n "$addr" ]
 	run ! grep -q "\"$addr\"" "$LEASES"
