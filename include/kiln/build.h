@@ -11,13 +11,24 @@
 #include "kiln/dockerfile.h"
 #include "kiln/store.h"
 
+/* kiln build --network: what RUN steps get unless they say RUN --network= */
+enum kiln_build_network {
+        KILN_BUILD_NETWORK_DEFAULT = 0, /* a netns of the step's own, as kiln run: kiln's bridge
+                                           as root, pasta rootless; /etc/hosts and resolv.conf
+                                           bind-mounted */
+        KILN_BUILD_NETWORK_HOST,        /* the host's network namespace */
+        KILN_BUILD_NETWORK_NONE,        /* a private network namespace (lo only) */
+};
+
 struct kiln_build_opts {
         const char *const *tags;       /* full references to point at the result */
         size_t n_tags;
         char *const *build_args;       /* "K=V", NULL-terminated (may be NULL) */
         char *const *labels;           /* "K=V" added to the final config (may be NULL) */
         const char *target;            /* stage name or NULL: the last stage */
-        bool network_none;             /* RUN in a private network namespace (lo only) */
+        enum kiln_build_network network; /* RUN steps without --network= */
+        const char *platform;          /* --platform: NULL or the host's (any other is refused
+                                          before anything runs) */
         char *const *secrets;          /* --secret "id=X,src=FILE" | "id=X,env=VAR" (RUN --mount=type=secret) */
         bool no_cache;                 /* run every step (the cache is still updated) */
         int compression;               /* enum kiln_compression of new layers (0 = none; the

@@ -30,6 +30,8 @@
 #include "onbuild.h"
 #include "format.h"
 #include "stages.h"
+#include "predef.h"
+#include "runnet.h"
 #include "copyflags.h"
 #include "fetch.h"
 
@@ -80,6 +82,8 @@ struct build {
         struct cpending *pend; /* build cache: what to record on success */
         size_t n_pend;
         struct build_sched *sched; /* --jobs: stages on threads (parallel.c); NULL: one after the other */
+        json_t *consumed;   /* --build-arg names an ARG of the build declared (predef.c) */
+        bool net_fallback;  /* the bridge failed once: RUN on default has loopback only */
         struct build_downloads *dl; /* ADD from URLs (fetch.c) */
 };
 
@@ -190,6 +194,9 @@ static void declare_args(struct build *b, const struct kiln_df_instruction *in, 
         for (size_t k = 0; k < in->n_arg_list; k++) {
                 const struct kiln_df_arg *a = &in->arg_list[k];
                 json_t *v = json_object_get(b->build_args, a->key);
+                json_object_set_new(b->consumed, a->key, json_true());
+                if (global && !a->value && !v && build_is_platform_arg(a->key))
+                        continue; /* keeps its automatic value (predef.c) */
                 if (v)
                         json_object_set(scope, a->key, v);
                 else if (a->value)
@@ -810,17 +817,20 @@ static int run_from_root(void *ud, const char *from, char **ret_path, bool *ret_
         return r;
 }
 
+static void run_warn(void *ud, const char *msg)
+{
+        progress(ud, "warning: %s\n", msg);
+}
+
 static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         for (size_t k = 0; k < in->n_flags; k++)
                 if (strcmp(in->flags[k].name, "network") && strcmp(in->flags[k].name, "mount"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
                                         in->flags[k].name);
-        bool net_none = b->o->network_none;
+        enum kiln_build_network netmode = b->o->network;
         const char *net = kiln_df_flag_value(in, "network");
-        if (net && !strcmp(net, "none"))
-                net_none = true;
-        else if (net && strcmp(net, "host") && strcmp(net, "default"))
+        if (net && build_network_parse(net, &netmode) < 0)
                 return kiln_err(b->err, -EINVAL, "RUN --network=%s: expected none, host or default", net);
 
         _cleanup_strv_free_ char **argv = NULL;
@@ -853,6 +863,12 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         json_t *v;
         json_object_foreach(st->args, key, v) {
                 if (json_is_string(v) && !env_get(st->cfg, key))
+                        kiln_strv_push_take(&env, kiln_xasprintf("%s=%s", key, json_string_value(v)));
+        }
+        /* Docker's predefined proxy ARGs: given with --build-arg, they reach
+         * RUN without an ARG line (and stay out of the cache key) */
+        json_object_foreach(b->build_args, key, v) {
+                if (build_is_proxy_arg(key) && !json_object_get(st->args, key) && !env_get(st->cfg, key))
                         kiln_strv_push_take(&env, kiln_xasprintf("%s=%s", key, json_string_value(v)));
         }
 
@@ -899,6 +915,24 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         }
         char id[40];
         snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), b->step);
+        /* the network (runnet.c); on the bridge, /etc/hosts and resolv.conf
+         * are bind-mounted: never in the layer */
+        char hostname[13];
+        snprintf(hostname, sizeof(hostname), "%.12s", id); /* the spec's default hostname */
+        struct build_runnet rn;
+        r = build_runnet_setup(b->s, netmode, sp.dir, hostname, &b->net_fallback, run_warn, b, &rn, b->err);
+        if (r >= 0 && rn.net) {
+                r = kiln_runmounts_add_file(rm, sp.merged, rn.hosts_path, "/etc/hosts", b->err);
+                if (r >= 0)
+                        r = kiln_runmounts_add_file(rm, sp.merged, rn.resolv_path, "/etc/resolv.conf", b->err);
+        }
+        if (r < 0) {
+                build_runnet_done(&rn);
+                kiln_runmounts_clean_upper(rm, sp.upper);
+                kiln_runmounts_free(rm);
+                step_done(&sp);
+                return r;
+        }
         char *const none_ep[] = { (char *)"", NULL };
         struct kiln_run_opts ro = {
                 .id = id,
@@ -907,7 +941,8 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 .user = json_string_value(json_object_get(cfg_obj(st), "User")),
                 .entrypoint = none_ep,
                 .cmd = argv,
-                .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
+                .netns = rn.netns,
+                .netns_path = rn.net ? rn.net->netns_path : NULL,
         };
         /* the RUN --mount mounts, and a "#!" heredoc's script after them */
         size_t n_rm = 0;
@@ -955,6 +990,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                                 r = r2;
                 }
         }
+        build_runnet_done(&rn); /* the address and namespace go before anything else */
         if (r >= 0 && status != 0)
                 r = kiln_err(b->err, -KILN_EFORMAT, "process \"%s\" did not complete successfully: exit code: %d",
                              created_by, status);
@@ -1626,7 +1662,10 @@ static int cache_step_text(struct build *b, struct bstage *st, struct kiln_df_in
                 /* env, user, workdir, shell are in the config; ARGs are not */
                 put_json(t, "config", cfg_obj(st));
                 put_json(t, "args", st->args);
-                kiln_buf_printf(t, "network_none:%d\n", b->o->network_none);
+                /* the network: RUN --network= is among the flags above;
+                 * kiln build --network counts for the RUN steps without it */
+                if (!kiln_df_flag_value(in, "network"))
+                        kiln_buf_printf(t, "network:%d\n", (int)b->o->network);
                 /* what a bind mount shows the RUN: its source's content (a
                  * secret's or a cache mount's content is not part of the key,
                  * as in BuildKit) */
@@ -1956,13 +1995,6 @@ static int stage_body(struct build *b, size_t idx)
         int r = kiln_df_expand(fromin, b->df->escape, fname(b), meta_lookup, b->meta_args, b->err);
         if (r < 0)
                 return r;
-        const char *platform = kiln_df_flag_value(fromin, "platform");
-        if (platform) {
-                _cleanup_free_ char *host = kiln_xasprintf("%s/%s", kiln_platform_os(), kiln_platform_arch());
-                if (strcmp(platform, host) && !kiln_startswith(platform, host))
-                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s:%u: FROM --platform=%s: only the host platform (%s) is supported",
-                                        fname(b), fromin->start_line, platform, host);
-        }
         size_t total = ds->count + 1;
         b->step++;
         progress(b, "#%u [%s 1/%zu] FROM %s\n", b->step, st->label, total, fromin->base);
@@ -2112,6 +2144,55 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
         return r;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FROM --platform of every stage (expanded with the global ARGs, as
+ * BuildKit does for all stages) names the host platform: checked before
+ * anything runs (predef.c). */
+static int check_from_platforms(struct build *b)
+{
+        for (size_t i = 0; i < b->df->n_stages; i++) {
+                const struct kiln_df_instruction *fromin = &b->df->instructions[b->df->stages[i].from];
+                const char *raw = kiln_df_flag_value(fromin, "platform");
+                if (!raw)
+                        continue;
+                struct kiln_shell sh = { .escape = b->df->escape, .lookup = meta_lookup, .userdata = b->meta_args };
+                _cleanup_free_ char *p = NULL;
+                struct kiln_error e = { 0 };
+                int r = kiln_shell_word(&sh, raw, &p, &e);
+                if (r >= 0)
+                        r = build_platform_check(p, &e);
+                if (r < 0)
+                        return kiln_err(b->err, r, "%s:%u: FROM --platform=%s: %s", fname(b), fromin->start_line,
+                                        p ? p : raw, e.msg);
+        }
+        return 0;
+}
+
+/* Docker's warning for --build-arg values no ARG of the build declared
+ * (the predefined proxy and platform ARGs need none). */
+static void warn_unconsumed(struct build *b)
+{
+        struct kiln_buf names = KILN_BUF_INIT;
+        const char *key;
+        json_t *v;
+        _cleanup_strv_free_ char **sorted = NULL;
+        json_object_foreach(b->build_args, key, v) {
+                if (!json_object_get(b->consumed, key) && !build_is_proxy_arg(key) && !build_is_platform_arg(key))
+                        kiln_strv_push(&sorted, key);
+        }
+        if (!sorted)
+                return;
+        qsort(sorted, kiln_strv_len(sorted), sizeof(char *), cmp_str);
+        for (size_t i = 0; sorted[i]; i++)
+                kiln_buf_printf(&names, "%s%s", i ? " " : "", sorted[i]);
+        progress(b, "[Warning] One or more build-args [%s] were not consumed\n", names.data);
+        kiln_buf_free(&names);
+}
+
 int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dockerfile *df,
                const struct kiln_build_opts *o, char **ret_id, struct kiln_error *err)
 {
@@ -2127,13 +2208,24 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                         *eq++ = 0;
                 json_object_set_new(b.build_args, kv, json_string(eq ? eq : ""));
         }
+        b.consumed = json_object();
+        /* the target platform: the host's, the only one kiln builds for
+         * (predef.c); its ARGs are in the global scope, as BuildKit's */
+        struct build_platform tplat;
+        build_platform_host(&tplat);
+        if (o->platform)
+                r = build_platform_check(o->platform, err);
         b.meta_args = json_object();
+        if (r >= 0)
+                build_platform_args(b.meta_args, &tplat, b.build_args);
         for (size_t i = 0; r >= 0 && i < df->n_meta_args; i++) {
                 struct kiln_df_instruction *in = &df->instructions[i];
                 r = kiln_df_expand(in, df->escape, fname(&b), meta_lookup, b.meta_args, err);
                 if (r >= 0)
                         declare_args(&b, in, b.meta_args, true);
         }
+        if (r >= 0)
+                r = check_from_platforms(&b);
         size_t target = df->n_stages - 1;
         if (r >= 0 && o->target) {
                 int t = find_stage(&b, o->target, df->n_stages);
@@ -2188,6 +2280,8 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
         if (r >= 0)
                 cache_commit(&b); /* build cache: after the image is stored */
         cache_free(&b);
+        if (r >= 0)
+                warn_unconsumed(&b);
         build_downloads_free(b.dl);
 
         for (size_t i = 0; i < df->n_stages; i++) {
@@ -2209,5 +2303,6 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
         free(b.state_root);
         json_decref(b.meta_args);
         json_decref(b.build_args);
+        json_decref(b.consumed);
         return r;
 }

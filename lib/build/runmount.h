@@ -36,6 +36,11 @@ struct kiln_runmounts;
  * make the mount points in rootfs. On error nothing is left behind. */
 int kiln_runmounts_setup(const struct kiln_runmount_env *env, const struct kiln_df_instruction *in,
                          const char *rootfs, struct kiln_runmounts **ret, struct kiln_error *err);
+/* One more bind mount of the host file source on dest (absolute, clean)
+ * in rootfs, its mount point made and cleaned as those of --mount: what
+ * RUN on the bridge gets for /etc/hosts and /etc/resolv.conf. */
+int kiln_runmounts_add_file(struct kiln_runmounts *m, const char *rootfs, const char *source, const char *dest,
+                            struct kiln_error *err);
 const struct kiln_mount_req *kiln_runmounts_reqs(const struct kiln_runmounts *m, size_t *ret_n);
 /* After the RUN: remove from upper the mount points setup made (and the
  * copied-up parents that stayed unchanged), as BuildKit leaves none. */
