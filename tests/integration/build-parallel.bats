@@ -293,6 +293,54 @@ EOF
 	nothing_left
 }
 
+# Wait (up to 5 s) until the host has no link with index $1 (the kernel
+# deletes a veth pair in the background once its namespace is gone).
+link_gone() {
+	for _ in $(seq 50); do
+		ip -o link | grep -q "^$1:" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "build --jobs: RUNs of stages at once on the default network, each its own address, all released" {
+	command -v ip >/dev/null && command -v nft >/dev/null || skip "needs iproute2 and nftables"
+	leases=/run/kiln/network/kiln0/leases
+	cat > "$CTX/Dockerfile" <<'EOF'
+FROM bb:1 AS a
+RUN ip -o -4 addr show eth0 > /addr; ip -o link show eth0 > /link; sleep 2
+FROM bb:1 AS b
+RUN ip -o -4 addr show eth0 > /addr; ip -o link show eth0 > /link; sleep 2
+FROM bb:1
+COPY --from=a /addr /a.addr
+COPY --from=a /link /a.link
+COPY --from=b /addr /b.addr
+COPY --from=b /link /b.link
+EOF
+	run -0 kiln build -t nets:1 "$CTX"
+	[[ "$output" == *'Warning'* ]] && skip "no bridge here: $output"
+	run -0 kiln run --rm --network none nets:1 cat /a.addr /b.addr /a.link /b.link
+	a=$(echo "${lines[0]}" | sed 's|.*inet \([0-9.]*\)/.*|\1|')
+	b=$(echo "${lines[1]}" | sed 's|.*inet \([0-9.]*\)/.*|\1|')
+	[[ "$a" == 10.88.* && "$b" == 10.88.* && "$a" != "$b" ]]
+	for l in "${lines[2]}" "${lines[3]}"; do
+		link_gone "$(echo "$l" | sed 's|.*eth0@if\([0-9]*\):.*|\1|')"
+	done
+	[ "$(grep -c -e "\"$a\"" -e "\"$b\"" "$leases" 2>/dev/null)" = 0 ]
+	# a stage killed because another failed gives its address and veth back
+	printf 'FROM bb:1 AS bad\nRUN ip -o -4 addr show eth0; ip -o link show eth0; sleep 47\nFROM bb:1 AS worse\nRUN sleep 3; exit 4\nFROM bb:1\nCOPY --from=bad /etc/hostname /x\nCOPY --from=worse /etc/hostname /y\n' > "$CTX/Dockerfile"
+	start=$SECONDS
+	run -1 timeout 60 "$KILN" build -t nets:2 "$CTX"
+	[ $((SECONDS - start)) -lt 20 ]
+	[[ "$output" == *'Dockerfile:4: RUN sleep 3; exit 4'* ]]
+	addr=$(grep -o 'inet 10\.88\.[0-9.]*' <<<"$output" | head -1 | cut -d' ' -f2)
+	peer=$(grep -o 'eth0@if[0-9]*' <<<"$output" | head -1 | sed 's/eth0@if//')
+	[ -n "$addr" ] && [ -n "$peer" ]
+	[ "$(grep -c "\"$addr\"" "$leases" 2>/dev/null)" = 0 ]
+	link_gone "$peer"
+	nothing_left
+}
+
 @test "build --jobs: invalid values are usage errors" {
 	echo 'FROM bb:1' > "$CTX/Dockerfile"
 	run -125 kiln build --jobs x "$CTX"
