@@ -27,11 +27,12 @@ needs_net_tools() {
 }
 
 # The files of an image's top layer (its blob, listed with tar).
+# (any compression: GNU tar detects it; builds store uncompressed layers by default)
 top_layer_files() {
 	local m l
 	m=$(kiln inspect --format '{{.Digest}}' "$1")
 	l=$(jq -r '.layers[-1].digest' "$KILN_ROOT/oci/blobs/sha256/${m#sha256:}")
-	tar -tzf "$KILN_ROOT/oci/blobs/sha256/${l#sha256:}"
+	tar -tf "$KILN_ROOT/oci/blobs/sha256/${l#sha256:}"
 }
 
 # Wait (up to 5 s) until the host has no link with index $1: the kernel
