@@ -2,11 +2,18 @@
 /*
  * kiln build --progress=plain|tty|quiet (include/kiln/progress.h). One
  * mutex guards everything; every write is one write(2) of whole lines, so
- * stages built by several threads never mix within a line. See
- * docs/internals/build.md ("Progress").
+ * stages built by several threads never mix within a line.
+ *
+ * The build forks (RUN's container) while this module's threads run: the
+ * reader of RUN output and the tty ticker are started once, with the
+ * reporter (never next to a fork), and they allocate only while holding
+ * the mutex, which a pthread_atfork handler takes around every fork, so a
+ * child never inherits a lock (malloc's, the sanitizers') held by them.
+ * See docs/internals/build.md ("Progress").
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,16 +35,38 @@ struct pstep {
         bool failed_output_cut;
         struct kiln_buf out;     /* tty: the output so far (its tail when over OUT_MAX) */
         struct kiln_buf partial; /* plain: a line not ended yet */
-        int rfd, wfd;            /* kiln_progress_pipe_open() */
-        pthread_t reader;
-        bool has_reader;
+        int rfd, wfd;            /* kiln_progress_pipe_open(); rfd is polled by the reader */
+        bool eof;                /* the reader saw the end of rfd */
 };
+
+/* the mutex of every reporter (there is one a build), also taken around
+ * fork() */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+        pthread_mutex_lock(&mu);
+}
+
+static void fork_done(void)
+{
+        pthread_mutex_unlock(&mu);
+}
+
+static void atfork_register(void)
+{
+        pthread_atfork(fork_prepare, fork_done, fork_done);
+}
 
 struct kiln_progress {
         enum kiln_progress_mode mode;
         int fd;
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
+        pthread_cond_t cv;     /* the ticker's wake-up */
+        pthread_cond_t eof_cv; /* a pipe reached its end */
+        int wake[2];           /* tells the reader the set of pipes changed */
+        pthread_t reader;
+        bool has_reader;
         struct pstep **steps; /* running steps, in start order */
         size_t n_steps;
         unsigned live_lines;  /* tty: lines of the live view on the screen */
@@ -229,10 +258,10 @@ static void tty_render(struct kiln_progress *p, const char *permanent)
 static void *ticker_main(void *ud)
 {
         struct kiln_progress *p = ud;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         while (!p->stop) {
                 if (!p->n_steps) {
-                        pthread_cond_wait(&p->cv, &p->mu);
+                        pthread_cond_wait(&p->cv, &mu);
                         continue;
                 }
                 tty_render(p, NULL);
@@ -243,56 +272,93 @@ static void *ticker_main(void *ud)
                         ts.tv_sec++;
                         ts.tv_nsec -= 1000000000;
                 }
-                pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                pthread_cond_timedwait(&p->cv, &mu, &ts);
         }
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&mu);
         return NULL;
 }
 
 /* ---- the reporter ---- */
 
+static void *reader_main(void *ud);
+
+/* a thread with every signal blocked (they are the build's) */
+static bool start_thread(pthread_t *t, void *(*fn)(void *), void *ud)
+{
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        bool ok = pthread_create(t, NULL, fn, ud) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return ok;
+}
+
 struct kiln_progress *kiln_progress_new(enum kiln_progress_mode mode, int fd)
 {
+        pthread_once(&atfork_once, atfork_register);
         struct kiln_progress *p = kiln_xcalloc(1, sizeof(*p));
         p->mode = fd < 0 ? KILN_PROGRESS_QUIET : mode;
         p->fd = fd;
         p->t0 = now();
-        pthread_mutex_init(&p->mu, NULL);
+        p->wake[0] = p->wake[1] = -1;
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&p->cv, &ca);
         pthread_condattr_destroy(&ca);
-        if (p->mode == KILN_PROGRESS_TTY) {
-                /* the ticker must not take the signals meant for the build */
-                sigset_t all, old;
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                p->has_ticker = pthread_create(&p->ticker, NULL, ticker_main, p) == 0;
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-        }
+        pthread_cond_init(&p->eof_cv, NULL);
+        if (p->mode == KILN_PROGRESS_QUIET)
+                return p;
+        /* both threads now, while nothing forks (see the top) */
+        if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) == 0)
+                p->has_reader = start_thread(&p->reader, reader_main, p);
+        if (p->mode == KILN_PROGRESS_TTY)
+                p->has_ticker = start_thread(&p->ticker, ticker_main, p);
         return p;
+}
+
+static void wake_reader(struct kiln_progress *p)
+{
+        if (p->wake[1] >= 0) {
+                ssize_t k = write(p->wake[1], "x", 1);
+                (void)k; /* a full pipe wakes it as well */
+        }
 }
 
 void kiln_progress_free(struct kiln_progress *p)
 {
         if (!p)
                 return;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
+        for (size_t i = 0; i < p->n_steps; i++) /* the end of every pipe */
+                if (p->steps[i]->wfd >= 0) {
+                        close(p->steps[i]->wfd);
+                        p->steps[i]->wfd = -1;
+                }
         p->stop = true;
         pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+        wake_reader(p);
+        pthread_mutex_unlock(&mu);
         if (p->has_ticker)
                 pthread_join(p->ticker, NULL);
-        for (size_t i = 0; i < p->n_steps; i++)
-                kiln_progress_pipe_close(p, p->steps[i]->n);
+        if (p->has_reader)
+                pthread_join(p->reader, NULL);
+        pthread_mutex_lock(&mu);
         if (p->mode == KILN_PROGRESS_TTY && p->live_lines)
                 tty_render(p, NULL); /* clears the live view */
-        for (size_t i = 0; i < p->n_steps; i++)
+        pthread_mutex_unlock(&mu);
+        for (size_t i = 0; i < p->n_steps; i++) {
+                if (p->steps[i]->rfd >= 0)
+                        close(p->steps[i]->rfd);
                 step_free(p->steps[i]);
+        }
         free(p->steps);
+        if (p->wake[0] >= 0) {
+                close(p->wake[0]);
+                close(p->wake[1]);
+        }
         pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->eof_cv);
         free(p);
 }
 
@@ -331,7 +397,7 @@ void kiln_progress_step_begin(struct kiln_progress *p, unsigned n, const char *s
 {
         if (!p || p->mode == KILN_PROGRESS_QUIET)
                 return;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         char *title = kiln_xasprintf("[%s %zu/%zu] %s", stage, i, total, text);
         if (p->mode == KILN_PROGRESS_PLAIN) {
                 char *l = kiln_xasprintf("#%u %s%s\n", n, title, cached ? " CACHED" : "");
@@ -357,30 +423,37 @@ void kiln_progress_step_begin(struct kiln_progress *p, unsigned n, const char *s
                 }
         }
         free(title);
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&mu);
+}
+
+/* with the mutex held */
+static void output_locked(struct kiln_progress *p, struct pstep *s, const char *data, size_t len)
+{
+        if (p->mode == KILN_PROGRESS_PLAIN) {
+                plain_output(p, s, data, len, false);
+                return;
+        }
+        kiln_buf_append(&s->out, data, len);
+        if (s->out.len > OUT_MAX) { /* keep the tail, from a line start */
+                size_t cut = s->out.len - OUT_MAX / 2;
+                while (cut < s->out.len && s->out.data[cut - 1] != '\n')
+                        cut++;
+                memmove(s->out.data, s->out.data + cut, s->out.len - cut);
+                s->out.len -= cut;
+                s->out.data[s->out.len] = 0;
+                s->failed_output_cut = true;
+        }
 }
 
 void kiln_progress_step_output(struct kiln_progress *p, unsigned n, const char *data, size_t len)
 {
         if (!p || p->mode == KILN_PROGRESS_QUIET || !len)
                 return;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         struct pstep *s = find_step(p, n);
-        if (s && p->mode == KILN_PROGRESS_PLAIN) {
-                plain_output(p, s, data, len, false);
-        } else if (s) {
-                kiln_buf_append(&s->out, data, len);
-                if (s->out.len > OUT_MAX) { /* keep the tail, from a line start */
-                        size_t cut = s->out.len - OUT_MAX / 2;
-                        while (cut < s->out.len && s->out.data[cut - 1] != '\n')
-                                cut++;
-                        memmove(s->out.data, s->out.data + cut, s->out.len - cut);
-                        s->out.len -= cut;
-                        s->out.data[s->out.len] = 0;
-                        s->failed_output_cut = true;
-                }
-        }
-        pthread_mutex_unlock(&p->mu);
+        if (s)
+                output_locked(p, s, data, len);
+        pthread_mutex_unlock(&mu);
 }
 
 void kiln_progress_step_end(struct kiln_progress *p, unsigned n, bool ok)
@@ -388,10 +461,10 @@ void kiln_progress_step_end(struct kiln_progress *p, unsigned n, bool ok)
         if (!p || p->mode == KILN_PROGRESS_QUIET)
                 return;
         kiln_progress_pipe_close(p, n);
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         struct pstep *s = find_step(p, n);
         if (!s) {
-                pthread_mutex_unlock(&p->mu);
+                pthread_mutex_unlock(&mu);
                 return;
         }
         double el = now() - s->start;
@@ -420,11 +493,11 @@ void kiln_progress_step_end(struct kiln_progress *p, unsigned n, bool ok)
                 remove_step(p, s);
                 tty_render(p, b.data);
                 kiln_buf_free(&b);
-                pthread_mutex_unlock(&p->mu);
+                pthread_mutex_unlock(&mu);
                 return;
         }
         remove_step(p, s);
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&mu);
 }
 
 void kiln_progress_message(struct kiln_progress *p, const char *fmt, ...)
@@ -441,12 +514,12 @@ void kiln_progress_message(struct kiln_progress *p, const char *fmt, ...)
                 return;
         size_t len = strlen(m);
         char *l = len && m[len - 1] == '\n' ? m : kiln_xasprintf("%s\n", m);
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         if (p->mode == KILN_PROGRESS_TTY)
                 tty_render(p, l);
         else
                 write_whole(p->fd, l, strlen(l));
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&mu);
         if (l != m)
                 free(l);
         free(m);
@@ -454,57 +527,92 @@ void kiln_progress_message(struct kiln_progress *p, const char *fmt, ...)
 
 /* ---- a process's output through a pipe ---- */
 
-struct reader {
-        struct kiln_progress *p;
-        unsigned n;
-        int fd;
-};
-
+/*
+ * The one reader thread: polls the read end of every step's pipe (and the
+ * wake pipe), reads into its stack and hands the bytes over under the
+ * mutex. A pipe's end (every writer gone) marks its step eof.
+ */
 static void *reader_main(void *ud)
 {
-        struct reader *rd = ud;
+        struct kiln_progress *p = ud;
+        struct pollfd *pf = NULL;
+        unsigned *ns = NULL;
+        size_t cap = 0;
         char buf[8192];
+        pthread_mutex_lock(&mu);
         for (;;) {
-                ssize_t k = read(rd->fd, buf, sizeof(buf));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
+                size_t k = 1;
+                if (cap < p->n_steps + 1) { /* allocations only under the mutex */
+                        cap = p->n_steps + 8;
+                        pf = kiln_xrealloc(pf, cap * sizeof(*pf));
+                        ns = kiln_xrealloc(ns, cap * sizeof(*ns));
+                }
+                pf[0] = (struct pollfd){ .fd = p->wake[0], .events = POLLIN };
+                for (size_t i = 0; i < p->n_steps; i++)
+                        if (p->steps[i]->rfd >= 0 && !p->steps[i]->eof) {
+                                pf[k] = (struct pollfd){ .fd = p->steps[i]->rfd, .events = POLLIN };
+                                ns[k++] = p->steps[i]->n;
+                        }
+                if (p->stop && k == 1)
                         break;
-                kiln_progress_step_output(rd->p, rd->n, buf, (size_t)k);
+                pthread_mutex_unlock(&mu);
+                int r = poll(pf, k, -1);
+                if (r < 0 && errno != EINTR) {
+                        pthread_mutex_lock(&mu);
+                        break;
+                }
+                if (r > 0 && pf[0].revents) {
+                        while (read(p->wake[0], buf, sizeof(buf)) > 0)
+                                ;
+                }
+                for (size_t i = 1; r > 0 && i < k; i++) {
+                        if (!pf[i].revents)
+                                continue;
+                        /* the fd stays open until its step is eof (pipe_close waits) */
+                        ssize_t got = read(pf[i].fd, buf, sizeof(buf));
+                        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        pthread_mutex_lock(&mu);
+                        struct pstep *s = find_step(p, ns[i]);
+                        if (s && got > 0) {
+                                output_locked(p, s, buf, (size_t)got);
+                        } else if (s) {
+                                s->eof = true;
+                                pthread_cond_broadcast(&p->eof_cv);
+                        }
+                        pthread_mutex_unlock(&mu);
+                }
+                pthread_mutex_lock(&mu);
         }
-        free(rd);
+        /* nothing will read any more: whoever waits for an end stops waiting */
+        for (size_t i = 0; i < p->n_steps; i++)
+                p->steps[i]->eof = true;
+        pthread_cond_broadcast(&p->eof_cv);
+        free(pf);
+        free(ns);
+        pthread_mutex_unlock(&mu);
         return NULL;
 }
 
 int kiln_progress_pipe_open(struct kiln_progress *p, unsigned n, int *ret_wfd)
 {
-        if (!p || p->mode == KILN_PROGRESS_QUIET)
+        if (!p || p->mode == KILN_PROGRESS_QUIET || !p->has_reader)
                 return -EINVAL;
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         struct pstep *s = find_step(p, n);
         int r = 0;
-        if (!s || s->has_reader) {
+        if (!s || s->rfd >= 0 || p->stop) {
                 r = -EINVAL;
         } else {
-                struct reader *rd = kiln_xcalloc(1, sizeof(*rd));
-                *rd = (struct reader){ p, n, fds[0] };
-                sigset_t all, old;
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                r = -pthread_create(&s->reader, NULL, reader_main, rd);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-                if (r < 0) {
-                        free(rd);
-                } else {
-                        s->has_reader = true;
-                        s->rfd = fds[0];
-                        s->wfd = fds[1];
-                }
+                s->rfd = fds[0];
+                s->wfd = fds[1];
+                s->eof = false;
+                wake_reader(p);
         }
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&mu);
         if (r < 0) {
                 close(fds[0]);
                 close(fds[1]);
@@ -518,19 +626,17 @@ void kiln_progress_pipe_close(struct kiln_progress *p, unsigned n)
 {
         if (!p)
                 return;
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&mu);
         struct pstep *s = find_step(p, n);
-        bool join = s && s->has_reader;
-        pthread_t t = join ? s->reader : (pthread_t)0;
-        int rfd = join ? s->rfd : -1;
-        if (join) {
-                close(s->wfd);
-                s->has_reader = false;
-                s->rfd = s->wfd = -1;
+        if (s && s->rfd >= 0) {
+                if (s->wfd >= 0)
+                        close(s->wfd);
+                s->wfd = -1;
+                /* everything written before the last writer went is read */
+                while (!s->eof)
+                        pthread_cond_wait(&p->eof_cv, &mu);
+                close(s->rfd);
+                s->rfd = -1;
         }
-        pthread_mutex_unlock(&p->mu);
-        if (join) { /* the reader takes the mutex for each chunk */
-                pthread_join(t, NULL);
-                close(rfd);
-        }
+        pthread_mutex_unlock(&mu);
 }

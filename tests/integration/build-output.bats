@@ -287,9 +287,11 @@ RUN for i in $(seq 1 30); do echo fail-$i; done; exit 3
 EOF
 	# auto is tty on a terminal: the running step is redrawn with its
 	# elapsed time and its last output lines, then collapses to one line
-	run -1 python3 "$PTYDRIVE" 'expect:\[\+\] Building' 'expect:#2 \[stage-0 2/3\] RUN [^\n]* 0\.[1-9]s' \
-		'expect:tick-10' 'expect:#2 \[stage-0 2/3\] RUN [^\n]* [0-9]+\.[0-9]s' exit -- "$KILN" build "$CTX"
+	run -1 python3 "$PTYDRIVE" 'expect:\[\+\] Building' 'expect:tick-10' exit -- "$KILN" build "$CTX"
 	[[ "$output" == *$'\e[J'* ]]
+	# the running step's time ticks: several different values were drawn
+	ticks=$(grep -o '#2 \[stage-0 2/3\] RUN .* [0-9]*\.[0-9]s$' <<<"$output" | grep -v DONE | grep -o '[0-9]*\.[0-9]s$' | sort -u | wc -l)
+	[ "$ticks" -ge 3 ]
 	# only the last lines are shown while it runs
 	[[ "$output" == *tick-10* ]]
 	# finished: one line with DONE and the time
