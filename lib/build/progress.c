@@ -44,18 +44,31 @@ struct pstep {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* Only in the process that made the reporters: a child made by a raw
+ * clone(2) (the runtime's container init) has a copy of the mutex in the
+ * state it was, and no threads of ours. */
+static pid_t mu_pid;
+static __thread bool mu_forking;
+
 static void fork_prepare(void)
 {
+        if (getpid() != mu_pid)
+                return;
         pthread_mutex_lock(&mu);
+        mu_forking = true;
 }
 
 static void fork_done(void)
 {
+        if (!mu_forking)
+                return;
+        mu_forking = false;
         pthread_mutex_unlock(&mu);
 }
 
 static void atfork_register(void)
 {
+        mu_pid = getpid();
         pthread_atfork(fork_prepare, fork_done, fork_done);
 }
 
