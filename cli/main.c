@@ -203,7 +203,9 @@ static const struct cli_command commands[] = {
           "  -l, --label list           Set metadata\n\n"
           "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
           "                             CONTAINER-DIR (an anonymous volume)\n\n"
-          "Not yet: --userns.\n"
+          "      --userns string        auto[:size=N] (a free block of user \"containers\"'\n"
+          "                             subordinate ids; root only), host\n"
+          "      --uidmap, --gidmap CONTAINER:HOST:SIZE  Explicit id maps (root only)\n\n"
           "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
           "be invoked, 127 when it is not found, 128+N on signal N.\n" },
         { "create", cmd_create, "Create a new container",
@@ -346,15 +348,17 @@ static const struct cli_command commands[] = {
           "STOPSIGNAL, SHELL, MAINTAINER, HEALTHCHECK, ONBUILD (fired by a later FROM),\n"
           "RUN (shell and exec form, --network=none|host|default, heredocs,\n"
           "--mount=type=cache|secret|bind|tmpfs), COPY and ADD of local files and\n"
-          "directories (--from, --chown, --chmod, wildcards, .dockerignore, heredocs),\n"
+          "directories (--from a stage or an image, --chown, --chmod, --exclude,\n"
+          "--parents, --link, wildcards, .dockerignore, heredocs), ADD of http(s)\n"
+          "URLs (--checksum),\n"
           "ADD of local tar archives (extracted), the build cache (steps reused from\n"
           "the store: CACHED; kiln builder prune), --format oci|docker, reproducible\n"
           "builds (--source-date-epoch), stages that do not need each other built at\n"
           "once (--jobs).\n\n"
           "Not supported yet: RUN --mount=type=ssh, cache mounts with from=/source=,\n"
-          "ADD of URLs, COPY --exclude/--parents, COPY --from with wildcards, pulling\n"
-          "base images, --output type=docker|image|registry, --platform other than\n"
-          "the host's (refused with an error).\n" },
+          "ADD from git repositories, pulling base images, --output\n"
+          "type=docker|image|registry, --platform other than the host's (refused with\n"
+          "an error).\n" },
         { "commit", cmd_commit, "Create a new image from a container's changes",
           "Usage:  kiln commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\n"
           "The container's changes (its overlay upper dir) become a new layer on top\n"
