@@ -203,7 +203,7 @@ static const struct cli_command commands[] = {
           "  -l, --label list           Set metadata\n\n"
           "  -v, --volume list          Also NAME:CONTAINER-DIR (a named volume) or\n"
           "                             CONTAINER-DIR (an anonymous volume)\n\n"
-          "      --userns string        auto[:size=N] (a free block of user \"containers\"'\n"
+          "      --userns string        auto[:size=N] (a free block of user \"containers\"\n"
           "                             subordinate ids; root only), host\n"
           "      --uidmap, --gidmap CONTAINER:HOST:SIZE  Explicit id maps (root only)\n\n"
           "Exit status: the command's; 125 when kiln fails, 126 when the command cannot\n"
