@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# The differential test: every case of tests/build-corpus built by kiln and
+# by `buildah bud` (Debian's buildah, a private store under the test's temp
+# dir), then the config fields, history and file trees compared. A case
+# buildah does not support carries buildah.skip (the reason); a difference
+# kiln keeps on purpose is the case's buildah.diff (the exact diff, each
+# one explained in docs/guide/build-compat.md), so a new difference, or one
+# that went away, fails the test. Error cases: both must fail.
+# One @test line per case at the end (tests/build-corpus/update.sh adds it).
+
+bats_require_minimum_version 1.5.0
+load helpers
+source "$REPO_ROOT/tests/build-corpus/corpus.sh"
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	command -v buildah >/dev/null || return 0
+	local d="$BATS_FILE_TMPDIR"
+	export BUILDAH_ROOT="$d/buildah"
+	export KILN_ROOT="$d/base-store" KILN_RUNTIME_ROOT="$d/rt"
+	corpus_base_tar "$d/bb.tar"
+	kiln_import_base "$d/bb.tar"
+	kiln_config "$CORPUS_BASE" "$d/base.cfg"
+	kiln_rootfs "$CORPUS_BASE" "$d/kiln-base.root"
+	buildah_import_base
+	local c mnt
+	c=$(buildah_ from --pull-never -q "$CORPUS_BASE")
+	mnt=$(buildah_ mount "$c")
+	cp -a "$mnt" "$d/buildah-base.root"
+	buildah_ umount "$c" >/dev/null
+	buildah_ rm "$c" >/dev/null
+}
+
+teardown_file() {
+	[ -n "${BUILDAH_ROOT:-}" ] && [ -d "$BUILDAH_ROOT" ] || return 0
+	buildah_ rm -a >/dev/null 2>&1 || true
+	buildah_ rmi -a -f >/dev/null 2>&1 || true
+	rm -rf "$BUILDAH_ROOT"
+}
+
+setup() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	command -v buildah >/dev/null || skip "buildah is not installed (make deps)"
+	setup_store
+	export KILN_RUNTIME_ROOT="$BATS_TEST_TMPDIR/rt"
+	kiln_import_base "$BATS_FILE_TMPDIR/bb.tar"
+}
+
+teardown() {
+	remove_containers
+}
+
+buildah_check() {
+	local case=$1 d="$BATS_TEST_TMPDIR" fd="$BATS_FILE_TMPDIR"
+	local dir="$CORPUS_DIR/$case"
+	[ ! -f "$dir/buildah.skip" ] || skip "buildah: $(head -n 1 "$dir/buildah.skip")"
+	corpus_ctx "$case" "$d/ctx"
+	local krc=0 brc=0
+	kiln_case_build "$case" "$d/ctx" "corpus/$case:out" || krc=1
+	buildah_case_build "$case" "$d/ctx" "corpus/$case:out" || brc=1
+	if [ -f "$dir/expected.err" ]; then
+		echo "kiln: $(corpus_error_line "$d/ctx.err")"
+		echo "buildah: $(grep -i 'error' "$d/ctx.berr" | tail -n 1)"
+		[ "$krc" -eq 1 ] && [ "$brc" -eq 1 ]
+		return
+	fi
+	[ "$krc" -eq 0 ] || { cat "$d/ctx.err"; false; }
+	[ "$brc" -eq 0 ] || { cat "$d/ctx.berr"; false; }
+	kiln_describe "corpus/$case:out" "$fd/kiln-base.root" "$fd/base.cfg" "$d/kiln" --buildah
+	buildah_describe "corpus/$case:out" "$fd/buildah-base.root" "$fd/base.cfg" "$d/buildah"
+	{
+		diff -u --label kiln.json --label buildah.json "$d/kiln.json" "$d/buildah.json"
+		diff -u --label kiln.tree --label buildah.tree "$d/kiln.tree" "$d/buildah.tree"
+	} >"$d/diff" || true
+	local want=/dev/null
+	[ ! -f "$dir/buildah.diff" ] || want="$dir/buildah.diff"
+	if ! cmp -s "$d/diff" "$want"; then
+		echo "kiln and buildah differ from what $case/buildah.diff records:"
+		diff -u --label recorded --label now "$want" "$d/diff" || true
+		false
+	fi
+}
+
+@test "corpus: every case has a test in this file" {
+	local missing=""
+	for c in $(corpus_cases); do
+		grep -q "^@test \"corpus: $c\" " "$BATS_TEST_FILENAME" || missing+=" $c"
+	done
+	[ -z "$missing" ] || { echo "no @test for:$missing (tests/build-corpus/update.sh adds it)"; false; }
+}
+
+@test "corpus: add-archives" { buildah_check add-archives; }
+
+@test "corpus: args" { buildah_check args; }
+
+@test "corpus: cmd-reset" { buildah_check cmd-reset; }
+
+@test "corpus: copy-attrs" { buildah_check copy-attrs; }
+
+@test "corpus: copy-chown-chmod" { buildah_check copy-chown-chmod; }
+
+@test "corpus: copy-from" { buildah_check copy-from; }
+
+@test "corpus: copy-rules" { buildah_check copy-rules; }
+
+@test "corpus: dockerignore" { buildah_check dockerignore; }
+
+@test "corpus: err-copy-from-missing-stage" { buildah_check err-copy-from-missing-stage; }
+
+@test "corpus: err-copy-missing" { buildah_check err-copy-missing; }
+
+@test "corpus: err-copy-parent" { buildah_check err-copy-parent; }
+
+@test "corpus: err-copy-several-to-file" { buildah_check err-copy-several-to-file; }
+
+@test "corpus: err-copy-symlink-escape" { buildah_check err-copy-symlink-escape; }
+
+@test "corpus: err-from-missing" { buildah_check err-from-missing; }
+
+@test "corpus: err-json" { buildah_check err-json; }
+
+@test "corpus: err-run-fails" { buildah_check err-run-fails; }
+
+@test "corpus: err-syntax" { buildah_check err-syntax; }
+
+@test "corpus: err-unknown-instruction" { buildah_check err-unknown-instruction; }
+
+@test "corpus: escape-directive" { buildah_check escape-directive; }
+
+@test "corpus: expand" { buildah_check expand; }
+
+@test "corpus: from-scratch" { buildah_check from-scratch; }
+
+@test "corpus: healthcheck-none" { buildah_check healthcheck-none; }
+
+@test "corpus: healthcheck-shell" { buildah_check healthcheck-shell; }
+
+@test "corpus: healthcheck" { buildah_check healthcheck; }
+
+@test "corpus: heredoc-copy" { buildah_check heredoc-copy; }
+
+@test "corpus: heredoc-run" { buildah_check heredoc-run; }
+
+@test "corpus: metadata" { buildah_check metadata; }
+
+@test "corpus: onbuild-fire" { buildah_check onbuild-fire; }
+
+@test "corpus: onbuild-store" { buildah_check onbuild-store; }
+
+@test "corpus: run-env-user" { buildah_check run-env-user; }
+
+@test "corpus: run-forms" { buildah_check run-forms; }
+
+@test "corpus: run-mounts" { buildah_check run-mounts; }
+
+@test "corpus: shell-forms" { buildah_check shell-forms; }
+
+@test "corpus: stages-target" { buildah_check stages-target; }
+
+@test "corpus: workdir" { buildah_check workdir; }
