@@ -36,3 +36,6 @@ void bcache_instruction_text(struct kiln_buf *b, const struct kiln_df_instructio
  * into out; < 0 when a source is missing (the step then runs, uncached,
  * and reports it). */
 int bcache_sources_hash(const struct kiln_buildctx *ctx, char *const *patterns, char out[72]);
+
+/* The PATH a build gives a stage whose base has none (Docker's and buildah's). */
+#define KILN_BUILD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -391,6 +391,28 @@ static void stage_clear(struct bstage *st)
 }
 
 /* The stage's starting point from a stored image. */
+/*
+ * A base without PATH in its Env gets the default one appended, as Docker's
+ * builder and buildah (imagebuilder's FromImage) do: RUN steps and the
+ * image's containers then find their commands.
+ */
+static void env_default_path(struct bstage *st)
+{
+        json_t *c = json_object_get(st->cfg, "config");
+        json_t *env = json_object_get(c, "Env");
+        size_t i;
+        json_t *v;
+        json_array_foreach(env, i, v) {
+                if (json_is_string(v) && kiln_startswith(json_string_value(v), "PATH="))
+                        return;
+        }
+        if (!json_is_array(env)) {
+                env = json_array();
+                json_object_set_new(c, "Env", env);
+        }
+        json_array_append_new(env, json_string("PATH=" KILN_BUILD_DEFAULT_PATH));
+}
+
 static int stage_from_image(struct build *b, struct bstage *st, const char *name)
 {
         _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
@@ -423,6 +445,7 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
                 json_object_del(cc, "OnBuild");
         else
                 json_object_set_new(st->cfg, "config", json_object());
+        env_default_path(st);
         json_t *rootfs = json_object_get(st->cfg, "rootfs");
         if (!json_is_object(rootfs)) {
                 rootfs = json_object();
@@ -440,7 +463,7 @@ static void stage_scratch(struct bstage *st)
 {
         st->cfg = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:[]}, s:[]}", "architecture", kiln_platform_arch(), "os",
                             kiln_platform_os(), "config", "Env",
-                            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "rootfs", "type",
+                            "PATH=" KILN_BUILD_DEFAULT_PATH, "rootfs", "type",
                             "layers", "diff_ids", "history");
         st->ckey = bcache_key("FROM", "scratch"); /* build cache */
 }
