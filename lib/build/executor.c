@@ -704,16 +704,56 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
 
 /* ---- WORKDIR ---- */
 
-static int mkdir_in_root(int rootfd, const char *abs)
+static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid);
+
+/* Create abs (and its missing parents) in the rootfs; the directories it
+ * creates are owned by uid:gid. */
+static int mkdir_in_root(int rootfd, const char *abs, uid_t uid, gid_t gid)
 {
         if (!strcmp(abs, "/"))
                 return 0;
-        _cleanup_free_ char *p = kiln_xasprintf("%s/x", abs + 1);
+        /* the first missing component: from there on, the directories are new */
+        _cleanup_free_ char *prefix = kiln_xstrdup(abs + 1);
+        size_t first_new = SIZE_MAX;
+        for (char *p = prefix;; p++) {
+                if (*p != '/' && *p)
+                        continue;
+                char c = *p;
+                *p = 0;
+                _cleanup_close_ int fd = kiln_fs_open_in_root(rootfd, prefix, O_PATH | O_CLOEXEC, 0);
+                *p = c;
+                if (fd < 0) {
+                        first_new = (size_t)(p - prefix);
+                        break;
+                }
+                if (!c)
+                        break;
+        }
+        if (first_new == SIZE_MAX)
+                return 0;
+        _cleanup_free_ char *px = kiln_xasprintf("%s/x", abs + 1);
         const char *base;
-        int fd = kiln_fs_open_parent_in_root(rootfd, p, true, &base);
+        int fd = kiln_fs_open_parent_in_root(rootfd, px, true, &base);
         if (fd < 0)
                 return fd;
         close(fd);
+        if (uid == 0 && gid == 0)
+                return 0;
+        /* chown the new ones: every prefix that ends at or after first_new */
+        for (char *p = prefix;; p++) {
+                if (*p != '/' && *p)
+                        continue;
+                char c = *p;
+                if ((size_t)(p - prefix) >= first_new) {
+                        *p = 0;
+                        _cleanup_close_ int dfd = kiln_fs_open_in_root(rootfd, prefix, O_PATH | O_CLOEXEC, 0);
+                        *p = c;
+                        if (dfd < 0 || fchownat(dfd, "", uid, gid, AT_EMPTY_PATH) < 0)
+                                return -errno;
+                }
+                if (!c)
+                        break;
+        }
         return 0;
 }
 
@@ -725,7 +765,11 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
         int r = step_begin(b, st, &sp);
         if (r >= 0) {
                 _cleanup_close_ int rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = rootfd < 0 ? -errno : mkdir_in_root(rootfd, wd);
+                uid_t uid = 0;
+                gid_t gid = 0;
+                if (rootfd >= 0)
+                        workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
+                r = rootfd < 0 ? -errno : mkdir_in_root(rootfd, wd, uid, gid);
                 if (r < 0)
                         kiln_err(b->err, r, "%s: %s", wd, kiln_strerror(r));
         }
@@ -829,8 +873,12 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         struct stat sb;
                         had[k] = rootfd >= 0 && fstatat(rootfd, mps[k], &sb, AT_SYMLINK_NOFOLLOW) == 0;
                 }
-                if (rootfd >= 0 && wd && *wd)
-                        mkdir_in_root(rootfd, wd);
+                if (rootfd >= 0 && wd && *wd) {
+                        uid_t uid;
+                        gid_t gid;
+                        workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
+                        mkdir_in_root(rootfd, wd, uid, gid);
+                }
         }
         /* RUN --mount (lib/build/runmount.c): sources and mount points */
         struct run_from rf = { b, (size_t)(st - b->stages) };
@@ -978,6 +1026,58 @@ static int parse_chown(struct build *b, int rootfd, const char *spec, uid_t *ret
         *ret_uid = uid;
         *ret_gid = gid;
         return 0;
+}
+
+/* the gid of the passwd line whose uid is uid */
+static int lookup_gid_of_uid(int rootfd, uint32_t uid, uint32_t *ret_gid)
+{
+        _cleanup_close_ int fd = kiln_fs_open_in_root(rootfd, "/etc/passwd", O_RDONLY, 0);
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (fd < 0 || kiln_fs_read_fd(fd, 4 << 20, &data, &len) < 0)
+                return -ENOENT;
+        char *save = NULL;
+        for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned long u, g;
+                if (sscanf(line, "%*[^:]:%*[^:]:%lu:%lu:", &u, &g) == 2 && u == uid) {
+                        *ret_gid = (uint32_t)g;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/*
+ * The owner of the directories WORKDIR creates: the stage's USER, as
+ * BuildKit and buildah do. A name from the image's /etc/passwd (and
+ * /etc/group); a number alone gets the group of its passwd line, else 0.
+ * An unknown name (RUN would fail on it) leaves them root's.
+ */
+static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid)
+{
+        *ret_uid = 0;
+        *ret_gid = 0;
+        if (!user || !*user)
+                return;
+        _cleanup_free_ char *u = kiln_xstrdup(user);
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        uint32_t uid = 0, gid = 0;
+        if (is_number(u)) {
+                uid = (uint32_t)strtoul(u, NULL, 10);
+                if (lookup_gid_of_uid(rootfd, uid, &gid) < 0)
+                        gid = 0;
+        } else if (lookup_id(rootfd, "/etc/passwd", u, &uid, &gid) < 0)
+                return;
+        if (g) {
+                if (is_number(g))
+                        gid = (uint32_t)strtoul(g, NULL, 10);
+                else if (lookup_id(rootfd, "/etc/group", g, &gid, NULL) < 0)
+                        return;
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
 }
 
 struct skip_ctx {
