@@ -28,6 +28,7 @@
 #include "heredoc.h"
 #include "onbuild.h"
 #include "format.h"
+#include "history.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -571,37 +572,19 @@ static json_t *command_json(struct bstage *st, const struct kiln_df_instruction 
         return strv_json(v);
 }
 
-static char *json_compact(json_t *j)
-{
-        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        return s ? s : kiln_xstrdup("");
-}
-
 /* "KEY k=v k2=v2" with the expanded values (history and progress) */
-static char *kv_text(const struct kiln_df_instruction *in)
-{
-        struct kiln_buf buf = KILN_BUF_INIT;
-        kiln_buf_puts(&buf, kiln_df_cmd_name(in->cmd));
-        for (size_t k = 0; k < in->n_kvs; k++)
-                kiln_buf_printf(&buf, " %s=%s", in->kvs[k].key, in->kvs[k].value);
-        return kiln_buf_steal(&buf);
-}
-
 static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         json_t *c = cfg_obj(st);
-        _cleanup_free_ char *text = NULL;
         switch (in->cmd) {
         case KILN_DF_ENV:
                 for (size_t k = 0; k < in->n_kvs; k++)
                         env_set(st, in->kvs[k].key, in->kvs[k].value);
-                text = kv_text(in);
                 break;
         case KILN_DF_LABEL: {
                 json_t *l = sub_object(c, "Labels");
                 for (size_t k = 0; k < in->n_kvs; k++)
                         json_object_set_new(l, in->kvs[k].key, json_string(in->kvs[k].value));
-                text = kv_text(in);
                 break;
         }
         case KILN_DF_USER:
@@ -673,22 +656,6 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
         default:
                 return kiln_err(b->err, -EINVAL, "internal: not a metadata instruction");
         }
-        if (!text) {
-                /* the instruction as written after its keyword */
-                const char *o = in->original;
-                while (*o == ' ' || *o == '\t')
-                        o++;
-                o += strlen(in->keyword);
-                while (*o == ' ' || *o == '\t')
-                        o++;
-                if (in->cmd == KILN_DF_USER || in->cmd == KILN_DF_STOPSIGNAL)
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), in->value);
-                else if (in->cmd == KILN_DF_CMD || in->cmd == KILN_DF_ENTRYPOINT) {
-                        _cleanup_free_ char *j = json_compact(json_object_get(c, in->cmd == KILN_DF_CMD ? "Cmd" : "Entrypoint"));
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), j);
-                } else
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), o);
-        }
         if (!b->o->docker_format) { /* format.c: buildah's warning, dropped at the end */
                 json_t *v = in->cmd == KILN_DF_SHELL ? json_incref(json_object_get(c, "Shell"))
                                                      : json_string(in->expression ? in->expression : "");
@@ -697,7 +664,7 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
                 if (w)
                         progress(b, "WARN: %s\n", w);
         }
-        _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
+        _cleanup_free_ char *by = build_history_nop(in); /* history.c: buildah's text */
         history_add(b, st, by, true);
         return 0;
 }
@@ -774,7 +741,7 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
                         kiln_err(b->err, r, "%s: %s", wd, kiln_strerror(r));
         }
         if (r >= 0) {
-                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) WORKDIR %s", wd);
+                _cleanup_free_ char *by = build_history_nop(in);
                 r = step_end(b, st, &sp, true, by);
         }
         step_done(&sp);
@@ -842,10 +809,14 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         }
         if (!argv || !argv[0])
                 return kiln_err(b->err, -EINVAL, "RUN: no command specified");
-        struct kiln_buf by = KILN_BUF_INIT;
-        for (size_t k = 0; argv[k]; k++)
-                kiln_buf_printf(&by, "%s%s", k ? " " : "", argv[k]);
-        _cleanup_free_ char *created_by = kiln_buf_steal(&by);
+        _cleanup_free_ char *created_by = NULL;
+        if (in->n_heredocs) { /* the command with its bodies (buildah has no heredocs) */
+                struct kiln_buf by = KILN_BUF_INIT;
+                for (size_t k = 0; argv[k]; k++)
+                        kiln_buf_printf(&by, "%s%s", k ? " " : "", argv[k]);
+                created_by = kiln_buf_steal(&by);
+        } else /* history.c: buildah's text */
+                created_by = build_history_run(in, st->args, json_object_get(cfg_obj(st), "Env"));
 
         /* the ARGs as environment, unless ENV sets the same name */
         _cleanup_strv_free_ char **env = NULL;
@@ -1312,7 +1283,8 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         }
                         what = kiln_xasprintf("%s:%s", kind, hex);
                 }
-                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, dest);
+                /* the destination as written (after expansion), as buildah */
+                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, destraw);
                 r = step_end(b, st, &sp, false, by);
         }
         step_done(&sp);
@@ -1339,7 +1311,6 @@ struct cstep {
         bool hit;           /* found in the cache (progress says CACHED) */
         bool skip;          /* its result is applied: run nothing */
         bool record;        /* record the outcome */
-        bool no_hist;       /* ARG: a step without a history entry */
         json_t *hist;       /* cached history entry of a metadata step */
         size_t n_layers, n_hist;
 };
@@ -1488,24 +1459,23 @@ static int cache_step_begin(struct build *b, struct bstage *st, struct kiln_df_i
         if (r <= 0)
                 return r;
         cs->record = true;
-        cs->no_hist = in->cmd == KILN_DF_ARG; /* recorded for its CACHED mark only */
+
         if (b->o->no_cache)
                 return 0;
         struct kiln_cache_entry e;
         if (kiln_store_cache_get(b->s, cs->key, &e, NULL) < 0)
                 return 0;
         json_t *h = json_loads(e.history, 0, NULL);
-        if (!json_is_object(h) || (e.has_layer && !makes_layer(in->cmd))) {
+        /* (an entry without created_by: an ARG cached before ARG steps had history) */
+        if (!json_is_object(h) || !json_is_string(json_object_get(h, "created_by")) ||
+            (e.has_layer && !makes_layer(in->cmd))) {
                 json_decref(h);
                 kiln_cache_entry_clear(&e);
                 return 0;
         }
         cs->hit = true;
         if (!makes_layer(in->cmd)) {
-                if (cs->no_hist)
-                        json_decref(h);
-                else
-                        cs->hist = h;
+                cs->hist = h;
                 kiln_cache_entry_clear(&e);
                 return 0;
         }
@@ -1541,13 +1511,12 @@ static int cache_step_end(struct build *b, struct bstage *st, struct cstep *cs, 
         size_t nh = json_array_size(hist);
         if (r >= 0 && cs->hist && nh == cs->n_hist + 1)
                 json_array_set(hist, cs->n_hist, cs->hist);
-        if (r >= 0 && cs->record && nh == cs->n_hist + !cs->no_hist) {
+        if (r >= 0 && cs->record && nh == cs->n_hist + 1) {
                 struct cpending p = { .key = kiln_xstrdup(cs->key), .hit = cs->hit, .bl = -1 };
                 if (!cs->hit) {
                         if (st->n_layers == cs->n_layers + 1)
                                 p.bl = st->layers[st->n_layers - 1].bl;
-                        p.history = cs->no_hist ? kiln_xstrdup("{}")
-                                                : json_dumps(json_array_get(hist, nh - 1), JSON_COMPACT | JSON_SORT_KEYS);
+                        p.history = json_dumps(json_array_get(hist, nh - 1), JSON_COMPACT | JSON_SORT_KEYS);
                 }
                 b->pend = kiln_xrealloc(b->pend, (b->n_pend + 1) * sizeof(*b->pend));
                 b->pend[b->n_pend++] = p;
@@ -1633,10 +1602,13 @@ static int dispatch(struct build *b, struct bstage *st, struct kiln_df_instructi
 {
         int r;
         switch (in->cmd) {
-        case KILN_DF_ARG:
+        case KILN_DF_ARG: {
                 declare_args(b, in, st->args, false);
+                _cleanup_free_ char *by = build_history_arg(st->args); /* as buildah */
+                history_add(b, st, by, true);
                 r = 0;
                 break;
+        }
         case KILN_DF_RUN:
                 r = do_run(b, st, in);
                 break;
