@@ -279,7 +279,9 @@ int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *
  * missing). Everything written is owned by o->uid:o->gid, has the permission
  * bits o->mode when it is not 0, and keeps the source's times. o->skip (may
  * be NULL) is asked about every entry below the source (relpath relative to
- * it, "a/b"); true leaves it (and a directory's subtree) out.
+ * it, "a/b"); true leaves it (and a directory's subtree) out. Files of the
+ * source that are hard links of each other are hard links of each other in
+ * the copy (as BuildKit's and buildah's COPY; up to 4096 such inodes).
  */
 struct kiln_copy_opts {
         uid_t uid;
