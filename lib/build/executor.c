@@ -1751,6 +1751,16 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                 if (eq)
                         *eq++ = 0;
                 json_object_set_new(sub_object(cfg_obj(st), "Labels"), kv, json_string(eq ? eq : ""));
+                /* buildah records each as a LABEL step; its time is the
+                 * image's, so a fully cached rebuild keeps its ID */
+                _cleanup_free_ char *by = build_history_label(kv, eq ? eq : "");
+                json_t *hist = json_object_get(cfg, "history");
+                if (!json_is_array(hist)) {
+                        hist = json_array();
+                        json_object_set_new(cfg, "history", hist);
+                }
+                json_array_append_new(hist, json_pack("{s:s, s:s, s:b}", "created", created, "created_by", by,
+                                                      "empty_layer", 1));
         }
         struct kiln_descriptor *descs = kiln_xcalloc(st->n_layers + 1, sizeof(*descs));
         int r = 0;

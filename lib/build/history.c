@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kiln/base.h"
+#include "build-internal.h"
 #include "history.h"
 
 /* the logical line without its leading blanks */
@@ -91,5 +92,15 @@ char *build_history_run(const struct kiln_df_instruction *in, json_t *args, json
         size_t skip = strlen(in->keyword ? in->keyword : "RUN") + 1;
         o = strlen(o) > skip ? o + skip : "";
         kiln_buf_printf(&b, "/bin/sh -c %s", o);
+        return kiln_buf_steal(&b);
+}
+
+char *build_history_label(const char *key, const char *value)
+{
+        struct kiln_buf b = KILN_BUF_INIT;
+        kiln_buf_puts(&b, "/bin/sh -c #(nop) LABEL ");
+        go_quote(&b, key);
+        kiln_buf_puts(&b, "=");
+        go_quote(&b, value);
         return kiln_buf_steal(&b);
 }

@@ -20,3 +20,8 @@ char *build_history_arg(json_t *args);
  * stage's ARGs have values, a value the config's Env sets taking its place.
  * env is the config's Env array (may be NULL). Caller frees. */
 char *build_history_run(const struct kiln_df_instruction *in, json_t *args, json_t *env);
+
+/* A --label of the command line: buildah adds it to the last stage as
+ * `LABEL "key"="value"` (Go-quoted), a history entry of its own. Caller
+ * frees. */
+char *build_history_label(const char *key, const char *value);

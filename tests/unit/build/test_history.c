@@ -67,12 +67,21 @@ static void run_has_the_args_prefix(void **state)
         kiln_dockerfile_free(df);
 }
 
+static void label_is_go_quoted(void **state)
+{
+        (void)state;
+        char *s = build_history_label("from.cli", "a \"b\"");
+        assert_string_equal(s, "/bin/sh -c #(nop) LABEL \"from.cli\"=\"a \\\"b\\\"\"");
+        free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(nop_is_the_line_as_written),
                 cmocka_unit_test(arg_names_the_args_with_values),
                 cmocka_unit_test(run_has_the_args_prefix),
+                cmocka_unit_test(label_is_go_quoted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
