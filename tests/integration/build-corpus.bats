@@ -96,7 +96,7 @@ corpus_check() {
 
 @test "corpus: err-from-missing" { corpus_check err-from-missing; }
 
-@test "corpus: err-json" { corpus_check err-json; }
+@test "corpus: err-bad-duration" { corpus_check err-bad-duration; }
 
 @test "corpus: err-run-fails" { corpus_check err-run-fails; }
 
@@ -137,3 +137,21 @@ corpus_check() {
 @test "corpus: stages-target" { corpus_check stages-target; }
 
 @test "corpus: workdir" { corpus_check workdir; }
+
+@test "corpus: run-secret" { corpus_check run-secret; }
+
+@test "corpus: named-dockerfile" { corpus_check named-dockerfile; }
+
+@test "corpus: cli-flags" { corpus_check cli-flags; }
+
+@test "corpus: env-override" { corpus_check env-override; }
+
+@test "corpus: label-inherit" { corpus_check label-inherit; }
+
+@test "corpus: volume-run" { corpus_check volume-run; }
+
+@test "corpus: add-chown" { corpus_check add-chown; }
+
+@test "corpus: healthcheck-start-interval" { corpus_check healthcheck-start-interval; }
+
+@test "corpus: run-network" { corpus_check run-network; }
