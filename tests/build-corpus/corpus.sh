@@ -8,7 +8,7 @@ CORPUS_PY="$CORPUS_DIR/corpus.py"
 # the base every case builds FROM (its Dockerfiles say corpus/bb:1)
 CORPUS_BASE=corpus/bb:1
 # files of a case directory that are not part of its build context
-CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip setup.sh pre.Dockerfile README"
+CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip buildah.diff setup.sh pre.Dockerfile README.md"
 
 corpus_cases() {
 	local d
