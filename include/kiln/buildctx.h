@@ -222,6 +222,17 @@ int kiln_buildctx_walk(const struct kiln_buildctx *ctx, const char *relpath, uns
  */
 int kiln_buildctx_hash(const struct kiln_buildctx *ctx, char *const *paths,
                        char out[KILN_BUILDCTX_HASH_MAX], struct kiln_error *err);
+/*
+ * The same with a filter (COPY --exclude): skip(ud, i, rel, is_dir) is
+ * asked for each entry under paths[i] with its path relative to that
+ * source ("a/b"; never for the source itself); an entry it drops is not
+ * hashed, a dropped directory with everything under it. The hash of a
+ * filter that drops nothing equals kiln_buildctx_hash()'s.
+ */
+typedef bool (*kiln_buildctx_skip_fn)(void *ud, size_t i, const char *rel, bool is_dir);
+int kiln_buildctx_hash_filtered(const struct kiln_buildctx *ctx, char *const *paths,
+                                kiln_buildctx_skip_fn skip, void *ud,
+                                char out[KILN_BUILDCTX_HASH_MAX], struct kiln_error *err);
 /* Remember file content digests in the JSON file at path (read now,
  * written back by kiln_buildctx_free), keyed by device and inode and valid
  * while the size, mtime and ctime are unchanged, so that hashing an

@@ -869,8 +869,51 @@ static int hash_entry(void *ud, const char *relpath, int parent_fd, const char *
         return 0;
 }
 
+/* kiln_buildctx_hash_filtered: entries the caller's skip function drops
+ * (a dropped directory with everything under it) are not hashed */
+struct hfilter {
+        struct hashctx *hc;
+        const char *top; /* the source as walked (cleaned) */
+        size_t index;
+        kiln_buildctx_skip_fn skip;
+        void *ud;
+        char *pruned; /* the relpath of the last dropped directory */
+};
+
+static int hash_entry_filtered(void *ud, const char *relpath, int parent_fd, const char *name,
+                               const struct stat *st)
+{
+        struct hfilter *f = ud;
+        size_t tl = strlen(f->top);
+        const char *rel = NULL;
+        if (!strcmp(f->top, "."))
+                rel = strcmp(relpath, ".") ? relpath : NULL;
+        else if (!strncmp(relpath, f->top, tl) && relpath[tl] == '/')
+                rel = relpath + tl + 1;
+        if (rel) {
+                size_t pl = f->pruned ? strlen(f->pruned) : 0;
+                if (f->pruned && !strncmp(relpath, f->pruned, pl) && relpath[pl] == '/')
+                        return 0;
+                if (f->skip(f->ud, f->index, rel, S_ISDIR(st->st_mode))) {
+                        if (S_ISDIR(st->st_mode)) {
+                                free(f->pruned);
+                                f->pruned = kiln_xstrdup(relpath);
+                        }
+                        return 0;
+                }
+        }
+        return hash_entry(f->hc, relpath, parent_fd, name, st);
+}
+
 int kiln_buildctx_hash(const struct kiln_buildctx *ctx, char *const *paths,
                        char out[KILN_BUILDCTX_HASH_MAX], struct kiln_error *err)
+{
+        return kiln_buildctx_hash_filtered(ctx, paths, NULL, NULL, out, err);
+}
+
+int kiln_buildctx_hash_filtered(const struct kiln_buildctx *ctx, char *const *paths,
+                                kiln_buildctx_skip_fn skip, void *ud,
+                                char out[KILN_BUILDCTX_HASH_MAX], struct kiln_error *err)
 {
         _cleanup_(kiln_hasher_freep) struct kiln_hasher *h = kiln_hasher_new(KILN_DIGEST_SHA256);
         _cleanup_free_ char *buf = kiln_xmalloc(HASH_CHUNK);
@@ -880,7 +923,18 @@ int kiln_buildctx_hash(const struct kiln_buildctx *ctx, char *const *paths,
         for (size_t i = 0; paths && paths[i]; i++) {
                 kiln_hasher_update(h, "S", 1);
                 h_str(h, paths[i]);
-                int r = walk_source(ctx, paths[i], 0, hash_entry, &hc, err);
+                int r;
+                if (skip) {
+                        _cleanup_free_ char *top = NULL;
+                        r = src_clean(paths[i], &top, err);
+                        if (r < 0)
+                                return r;
+                        struct hfilter f = { &hc, top, i, skip, ud, NULL };
+                        r = walk_source(ctx, paths[i], 0, hash_entry_filtered, &f, err);
+                        free(f.pruned);
+                } else {
+                        r = walk_source(ctx, paths[i], 0, hash_entry, &hc, err);
+                }
                 if (r < 0)
                         return r;
         }

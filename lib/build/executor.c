@@ -29,6 +29,8 @@
 #include "onbuild.h"
 #include "format.h"
 #include "history.h"
+#include "copyflags.h"
+#include "fetch.h"
 
 /* A layer this build made: its upper dir (an overlay lowerdir for the
  * next steps) and its blob, not committed before the end. */
@@ -76,6 +78,7 @@ struct build {
         struct kiln_error *err;
         struct cpending *pend; /* build cache: what to record on success */
         size_t n_pend;
+        struct build_downloads *dl; /* ADD from URLs (fetch.c) */
 };
 
 /* build cache (the "build cache" section below) */
@@ -250,6 +253,7 @@ static void view_unmount(char *path, bool mounted)
 struct step {
         char *dir, *upper, *work, *merged;
         bool mounted;
+        bool link; /* COPY --link: no overlay, merged is the (empty) upper dir */
 };
 
 static void step_done(struct step *sp)
@@ -262,6 +266,21 @@ static void step_done(struct step *sp)
         free(sp->merged);
         free(sp->upper);
         *sp = (struct step){ 0 };
+}
+
+/* COPY --link: a step dir whose upper starts empty and sees no lower
+ * layer (sp->merged names the upper itself). */
+static int step_begin_link(struct build *b, struct step *sp)
+{
+        *sp = (struct step){ .link = true };
+        sp->dir = new_dir(b, "step");
+        if (!sp->dir)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        sp->upper = kiln_xasprintf("%s/upper", sp->dir);
+        sp->merged = kiln_xstrdup(sp->upper);
+        if (mkdir(sp->upper, 0755) < 0)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        return 0;
 }
 
 /* A step dir with upper, work and merged, the overlay mounted. */
@@ -328,15 +347,20 @@ static void history_add(struct build *b, struct bstage *st, const char *created_
  */
 static int step_end(struct build *b, struct bstage *st, struct step *sp, bool optional, const char *created_by)
 {
-        umount2(sp->merged, MNT_DETACH);
+        if (sp->mounted)
+                umount2(sp->merged, MNT_DETACH);
         sp->mounted = false;
         if (optional && dir_is_empty(sp->upper)) {
                 history_add(b, st, created_by, true);
                 return 0;
         }
         _cleanup_free_ char *vpath = NULL;
-        bool vm;
-        int r = view_mount(b, st, &vpath, &vm);
+        bool vm = false;
+        int r = 0;
+        if (sp->link) /* a --link layer is a diff against nothing */
+                vpath = kiln_xstrdup(b->empty);
+        else
+                r = view_mount(b, st, &vpath, &vm);
         if (r < 0)
                 return r;
         struct kiln_blob_writer *w;
@@ -1052,13 +1076,27 @@ static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *r
 }
 
 struct skip_ctx {
-        struct kiln_buildctx *ctx;
-        const char *base; /* canonical context path of the source */
+        struct kiln_buildctx *ctx; /* NULL: a --from tree (no ignore rules) */
+        const char *base;          /* canonical context path of the source */
+        const struct kiln_dockerignore *ex; /* --exclude, relative to the source */
 };
+
+/* --exclude: is rel (relative to its source) left out? A directory that
+ * an exception ("!dir/keep") may re-enter is walked, not skipped. */
+static bool exclude_match(const struct kiln_dockerignore *ex, const char *rel, bool is_dir)
+{
+        if (!ex || !kiln_dockerignore_matches(ex, rel))
+                return false;
+        return !is_dir || !kiln_dockerignore_walk_excluded_dir(ex, rel);
+}
 
 static bool ctx_skip(void *ud, const char *rel, bool is_dir)
 {
         struct skip_ctx *sc = ud;
+        if (exclude_match(sc->ex, rel, is_dir))
+                return true;
+        if (!sc->ctx)
+                return false;
         _cleanup_free_ char *full = strcmp(sc->base, ".") ? kiln_xasprintf("%s/%s", sc->base, rel) : kiln_xstrdup(rel);
         return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
 }
@@ -1101,21 +1139,193 @@ static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, con
         return r;
 }
 
+/* A COPY/ADD source after expansion: a context path, a path in the --from
+ * tree, or a URL; with --parents, what is kept of its path under dest. */
+struct csrc {
+        char *path;
+        char *url;
+        char *kept;
+};
+
+static void csrcs_free(struct csrc *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].path);
+                free(v[i].url);
+                free(v[i].kept);
+        }
+        free(v);
+}
+
+static bool src_is_dir(struct build *b, int srcroot, const char *path)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat sb;
+        if (srcroot >= 0) {
+                while (*path == '/')
+                        path++;
+                fd = *path ? kiln_fs_open_in_root(srcroot, path, O_PATH, 0) : fcntl(srcroot, F_DUPFD_CLOEXEC, 3);
+        } else if (kiln_buildctx_resolve(b->ctx, path, 0, &fd, NULL, NULL) < 0) {
+                return false;
+        }
+        return fd >= 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The sources of a COPY/ADD: wildcards expanded (in the context or in
+ * srcroot, the --from tree), a wildcard's matches that are not
+ * directories dropped when --exclude names them (relative to the
+ * directory the wildcard is matched in: "--exclude=*.txt hom*" leaves
+ * home.txt out, as the Dockerfile reference shows; a matched directory is
+ * kept and --exclude applies inside it, as BuildKit's tests show), the
+ * --parents part worked out. */
+static int copy_sources(struct build *b, struct kiln_df_instruction *in, int srcroot,
+                        const struct kiln_dockerignore *ex, struct csrc **ret, size_t *ret_n)
+{
+        bool add = in->cmd == KILN_DF_ADD;
+        bool parents = kiln_df_flag_bool(in, "parents");
+        struct csrc *v = NULL;
+        size_t n = 0;
+        int r = 0;
+        for (size_t k = 0; r >= 0 && in->sources && in->sources[k]; k++) {
+                const char *src = in->sources[k];
+                if (add && build_is_http_url(src)) {
+                        v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
+                        v[n++] = (struct csrc){ .url = kiln_xstrdup(src) };
+                        continue;
+                }
+                _cleanup_free_ char *pat = NULL, *prefix = NULL;
+                if (parents)
+                        build_parents_split(src, &pat, &prefix);
+                else
+                        pat = kiln_xstrdup(src);
+                _cleanup_free_ char *cabs = kiln_buildctx_clean_abs(pat);
+                const char *clean = cabs[1] ? cabs + 1 : ".";
+                bool wild = kiln_buildctx_has_wildcards(clean);
+                size_t base_comps = build_glob_base_comps(clean);
+                char **m = NULL;
+                if (srcroot < 0) {
+                        r = kiln_buildctx_glob(b->ctx, pat, 0, &m, b->err);
+                } else if (wild) {
+                        r = build_root_glob(srcroot, pat, &m, b->err);
+                        if (r < 0)
+                                kiln_err_prefix(b->err, r, "%s: ", src);
+                } else {
+                        kiln_strv_push(&m, cabs);
+                }
+                if (r < 0)
+                        break;
+                for (size_t i = 0; m && m[i]; i++) {
+                        const char *rel = m[i][0] == '/' ? (m[i][1] ? m[i] + 1 : ".") : m[i];
+                        if (wild && ex && kiln_dockerignore_matches(ex, build_path_skip(rel, base_comps)) &&
+                            !src_is_dir(b, srcroot, m[i]))
+                                continue;
+                        const char *kept = NULL;
+                        if (parents) {
+                                kept = build_parents_kept(prefix, rel);
+                                if (!kept)
+                                        continue;
+                        }
+                        v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
+                        v[n++] = (struct csrc){ .path = kiln_xstrdup(m[i]), .kept = kept ? kiln_xstrdup(kept) : NULL };
+                }
+                kiln_strv_free(m);
+        }
+        if (r < 0) {
+                csrcs_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static bool exclude_skip(void *ud, size_t i, const char *rel, bool is_dir)
+{
+        (void)i;
+        return exclude_match(ud, rel, is_dir);
+}
+
+/* The context sources' paths of a source list (borrowed; free the vector). */
+static char **ctx_paths(const struct csrc *v, size_t n)
+{
+        char **p = kiln_xcalloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (v[i].path)
+                        p[k++] = v[i].path;
+        return p;
+}
+
+/* history as docker's builder writes it: file:/dir:/multi: and a content
+ * hash of the sources (context files, downloads, heredoc bodies) */
+static char *copy_history_what(struct build *b, struct kiln_df_instruction *in, const char *from,
+                               const struct csrc *srcs, size_t n, const struct kiln_digest *urls, size_t n_urls,
+                               const struct kiln_dockerignore *ex)
+{
+        if (from) {
+                struct kiln_buf wb = KILN_BUF_INIT;
+                kiln_buf_printf(&wb, "--from=%s", from);
+                for (size_t k = 0; k < n; k++)
+                        kiln_buf_printf(&wb, " %s", srcs[k].path);
+                return kiln_buf_steal(&wb);
+        }
+        if (!n) { /* heredocs only: a hash of their bodies */
+                _cleanup_(kiln_hasher_freep) struct kiln_hasher *hh = kiln_hasher_new(KILN_DIGEST_SHA256);
+                for (size_t k = 0; k < in->n_inline_sources; k++)
+                        kiln_hasher_update(hh, in->inline_sources[k]->content, strlen(in->inline_sources[k]->content) + 1);
+                struct kiln_digest d;
+                kiln_hasher_final(hh, &d);
+                return kiln_xasprintf("%s:%s", in->n_inline_sources > 1 ? "multi" : "file", kiln_digest_hex(&d));
+        }
+        if (n == 1 && n_urls == 1)
+                return kiln_xasprintf("file:%s", kiln_digest_hex(&urls[0]));
+        char h[KILN_BUILDCTX_HASH_MAX];
+        _cleanup_free_ char **paths = ctx_paths(srcs, n);
+        if (kiln_buildctx_hash_filtered(b->ctx, paths, ex ? exclude_skip : NULL, (void *)ex, h, NULL) < 0)
+                snprintf(h, sizeof(h), "sha256:unknown");
+        if (n_urls) { /* context files and downloads */
+                _cleanup_(kiln_hasher_freep) struct kiln_hasher *hh = kiln_hasher_new(KILN_DIGEST_SHA256);
+                kiln_hasher_update(hh, h, strlen(h) + 1);
+                for (size_t k = 0; k < n_urls; k++)
+                        kiln_hasher_update(hh, urls[k].str, strlen(urls[k].str) + 1);
+                struct kiln_digest d;
+                kiln_hasher_final(hh, &d);
+                snprintf(h, sizeof(h), "%s", d.str);
+        }
+        const char *hex = strchr(h, ':') ? strchr(h, ':') + 1 : h;
+        const char *kind = "multi";
+        if (n == 1) {
+                _cleanup_close_ int fd = -1;
+                struct stat sb;
+                kind = "file";
+                if (kiln_buildctx_resolve(b->ctx, srcs[0].path, 0, &fd, NULL, NULL) >= 0 && fstat(fd, &sb) == 0 &&
+                    S_ISDIR(sb.st_mode))
+                        kind = "dir";
+        }
+        return kiln_xasprintf("%s:%s", kind, hex);
+}
+
 static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t stage_idx)
 {
         bool add = in->cmd == KILN_DF_ADD;
         const char *cmd = add ? "ADD" : "COPY";
         for (size_t k = 0; k < in->n_flags; k++) {
                 const char *f = in->flags[k].name;
-                if (strcmp(f, "from") && strcmp(f, "chown") && strcmp(f, "chmod") && strcmp(f, "link"))
+                if (strcmp(f, "from") && strcmp(f, "chown") && strcmp(f, "chmod") && strcmp(f, "link") &&
+                    strcmp(f, "exclude") && strcmp(f, "parents") && strcmp(f, "checksum"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s --%s is not supported yet", cmd, f);
         }
         const char *from = kiln_df_flag_value(in, "from");
+        const char *checksum = add ? kiln_df_flag_value(in, "checksum") : NULL;
+        bool link = kiln_df_flag_bool(in, "link");
         for (size_t k = 0; in->sources && in->sources[k]; k++) {
                 const char *src = in->sources[k];
-                if (add && (strstr(src, "://") || kiln_startswith(src, "git@")))
-                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "ADD %s: sources from URLs are not supported yet",
-                                        src);
+                if (add && build_is_git_url(src))
+                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "ADD from git repositories is not supported");
+                if (!add && build_is_http_url(src))
+                        return kiln_err(b->err, -EINVAL, "source can't be a URL for COPY");
+                if (checksum && !build_is_http_url(src))
+                        return kiln_err(b->err, -EINVAL, "checksum can't be specified for non-HTTP(S) sources");
         }
         mode_t mode = 0;
         const char *chmod_s = kiln_df_flag_value(in, "chmod");
@@ -1126,6 +1336,12 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         return kiln_err(b->err, -EINVAL, "--chmod=%s: only octal modes are supported yet", chmod_s);
                 mode = (mode_t)m;
         }
+        const char **exv = kiln_df_flag_values(in, "exclude");
+        _cleanup_(kiln_dockerignore_freep) struct kiln_dockerignore *ex = NULL;
+        int r = build_exclude_new(exv, &ex, b->err);
+        free(exv);
+        if (r < 0)
+                return r;
         const char *destraw = in->dest;
         bool dest_dir = kiln_endswith(destraw, "/") || !strcmp(destraw, ".") || kiln_endswith(destraw, "/.");
         _cleanup_free_ char *dest = abs_in_stage(st, destraw);
@@ -1138,7 +1354,10 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         _cleanup_close_ int srcroot = -1;
         /* declared before any goto: clang refuses a jump over a cleanup */
         _cleanup_close_ int rootfd = -1;
-        int r = 0;
+        struct csrc *srcs = NULL;
+        size_t n = 0;
+        struct kiln_digest *url_digests = NULL;
+        size_t n_urls = 0;
         if (from) {
                 int j = find_stage(b, from, stage_idx);
                 if (j >= 0) {
@@ -1159,76 +1378,98 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                         goto out;
         }
 
-        /* the sources: every match, with its fd */
-        char **paths = NULL;
-        size_t n = 0;
-        for (size_t k = 0; r >= 0 && in->sources && in->sources[k]; k++) {
-                if (from) {
-                        if (kiln_buildctx_has_wildcards(in->sources[k])) {
-                                r = kiln_err(b->err, -KILN_EUNSUPPORTED,
-                                             "%s --from with wildcards is not supported yet", cmd);
-                                break;
-                        }
-                        kiln_strv_push(&paths, in->sources[k]);
-                        n++;
-                        continue;
-                }
-                char **m = NULL;
-                int c = kiln_buildctx_glob(b->ctx, in->sources[k], 0, &m, b->err);
-                if (c < 0) {
-                        r = c;
-                        break;
-                }
-                for (size_t i = 0; m[i]; i++, n++)
-                        kiln_strv_push(&paths, m[i]);
-                kiln_strv_free(m);
-        }
+        /* the sources: every match */
+        r = copy_sources(b, in, srcroot, ex, &srcs, &n);
         if (r >= 0 && n + in->n_inline_sources > 1 && !dest_dir)
                 r = kiln_err(b->err, -EINVAL,
                              "When using %s with more than one source file, the destination must be a directory and end with a /",
                              cmd);
         struct step sp = { 0 };
+        struct kiln_copy_opts co = { .mode = mode };
+        const char *chown_s = kiln_df_flag_value(in, "chown");
+        if (r >= 0 && chown_s && link) {
+                /* names are looked up in the stage's files, which a --link
+                 * step does not otherwise see */
+                _cleanup_free_ char *lpath = NULL;
+                bool lm = false;
+                r = view_mount(b, st, &lpath, &lm);
+                if (r >= 0) {
+                        _cleanup_close_ int lfd = open(lpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        r = lfd < 0 ? kiln_err(b->err, -errno, "%s: %s", lpath, strerror(errno))
+                                    : parse_chown(b, lfd, chown_s, &co.uid, &co.gid);
+                        view_unmount(TAKE_PTR(lpath), lm);
+                }
+        }
         if (r >= 0)
-                r = step_begin(b, st, &sp);
+                r = link ? step_begin_link(b, &sp) : step_begin(b, st, &sp);
         if (r >= 0) {
                 rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0)
                         r = kiln_err(b->err, -errno, "%s: %s", sp.merged, strerror(errno));
         }
-        struct kiln_copy_opts co = { .mode = mode };
-        const char *chown_s = kiln_df_flag_value(in, "chown");
-        if (r >= 0 && chown_s)
+        if (r >= 0 && chown_s && !link)
                 r = parse_chown(b, rootfd, chown_s, &co.uid, &co.gid);
         for (size_t k = 0; r >= 0 && k < n; k++) {
                 _cleanup_close_ int sfd = -1;
-                _cleanup_free_ char *canon = NULL;
-                struct skip_ctx sc = { b->ctx, NULL };
+                _cleanup_free_ char *canon = NULL, *kdest = NULL;
+                struct skip_ctx sc = { NULL, NULL, ex };
+                const char *shown = srcs[k].path;
+                const char *tdest = dest;
+                bool tdir = dest_dir;
+                if (srcs[k].kept) { /* --parents: dest/<kept path> */
+                        _cleanup_free_ char *j = kiln_xasprintf("%s/%s", dest, srcs[k].kept);
+                        kdest = kiln_buildctx_clean_abs(j);
+                        tdest = kdest;
+                        tdir = false;
+                }
+                co.skip = ctx_skip;
+                co.ud = &sc;
+                if (srcs[k].url) { /* ADD URL (fetch.c): never extracted */
+                        const struct build_download *d;
+                        r = build_download(&b->dl, srcs[k].url, b->tmp, checksum, &d, b->err);
+                        if (r < 0)
+                                break;
+                        url_digests = kiln_xrealloc(url_digests, (n_urls + 1) * sizeof(*url_digests));
+                        url_digests[n_urls++] = d->digest;
+                        _cleanup_free_ char *name = build_url_basename(srcs[k].url);
+                        if (!name && dest_dir) {
+                                r = kiln_err(b->err, -EINVAL, "%s: cannot determine a file name from the URL",
+                                             srcs[k].url);
+                                break;
+                        }
+                        sfd = open(d->path, O_PATH | O_CLOEXEC);
+                        if (sfd < 0) {
+                                r = kiln_err(b->err, -errno, "%s: %s", d->path, strerror(errno));
+                                break;
+                        }
+                        co.skip = NULL;
+                        r = copy_one(b, rootfd, sfd, name ? name : "__unnamed__", tdest, tdir, &co);
+                        continue;
+                }
                 if (from) {
-                        const char *p = paths[k];
+                        const char *p = srcs[k].path;
                         while (*p == '/')
                                 p++;
                         sfd = *p ? kiln_fs_open_in_root(srcroot, p, O_PATH, 0) : dup(srcroot);
                         if (sfd < 0) {
-                                r = kiln_err(b->err, sfd < 0 ? sfd : -errno, "%s: not found in %s", paths[k], from);
+                                r = kiln_err(b->err, sfd < 0 ? sfd : -errno, "%s: not found in %s", srcs[k].path, from);
                                 break;
                         }
-                        co.skip = NULL;
                 } else {
-                        r = kiln_buildctx_resolve(b->ctx, paths[k], 0, &sfd, &canon, b->err);
+                        r = kiln_buildctx_resolve(b->ctx, srcs[k].path, 0, &sfd, &canon, b->err);
                         if (r < 0)
                                 break;
+                        sc.ctx = b->ctx;
                         sc.base = canon;
-                        co.skip = ctx_skip;
-                        co.ud = &sc;
                         if (add) { /* a local tar archive is extracted (add.c) */
-                                r = build_add_archive(sfd, rootfd, dest, chown_s != NULL, co.uid, co.gid, b->err);
+                                r = build_add_archive(sfd, rootfd, tdest, chown_s != NULL, co.uid, co.gid, b->err);
                                 if (r < 0)
-                                        kiln_err_prefix(b->err, r, "%s: ", paths[k]);
+                                        kiln_err_prefix(b->err, r, "%s: ", srcs[k].path);
                                 if (r != 0)
                                         continue;
                         }
                 }
-                r = copy_one(b, rootfd, sfd, paths[k], dest, dest_dir, &co);
+                r = copy_one(b, rootfd, sfd, shown, tdest, tdir, &co);
         }
         /* COPY <<EOF: files of mode 0644 (heredoc.c), copied as context files */
         if (r >= 0 && in->n_inline_sources) {
@@ -1249,47 +1490,15 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
         if (rootfd >= 0)
                 close(TAKE_FD(rootfd));
         if (r >= 0) {
-                /* history as docker's builder writes it: file:/dir:/multi: and
-                 * a content hash of the context sources */
-                _cleanup_free_ char *what = NULL;
-                if (from) {
-                        struct kiln_buf wb = KILN_BUF_INIT;
-                        kiln_buf_printf(&wb, "--from=%s", from);
-                        for (size_t k = 0; k < n; k++)
-                                kiln_buf_printf(&wb, " %s", paths[k]);
-                        what = kiln_buf_steal(&wb);
-                } else if (!n) { /* heredocs only: a hash of their bodies */
-                        _cleanup_(kiln_hasher_freep) struct kiln_hasher *hh = kiln_hasher_new(KILN_DIGEST_SHA256);
-                        for (size_t k = 0; k < in->n_inline_sources; k++)
-                                kiln_hasher_update(hh, in->inline_sources[k]->content,
-                                                   strlen(in->inline_sources[k]->content) + 1);
-                        struct kiln_digest d;
-                        kiln_hasher_final(hh, &d);
-                        const char *hex = strchr(d.str, ':') ? strchr(d.str, ':') + 1 : d.str;
-                        what = kiln_xasprintf("%s:%s", in->n_inline_sources > 1 ? "multi" : "file", hex);
-                } else {
-                        char h[KILN_BUILDCTX_HASH_MAX];
-                        if (kiln_buildctx_hash(b->ctx, paths, h, NULL) < 0)
-                                snprintf(h, sizeof(h), "sha256:unknown");
-                        const char *hex = strchr(h, ':') ? strchr(h, ':') + 1 : h;
-                        const char *kind = "multi";
-                        if (n == 1) {
-                                _cleanup_close_ int fd = -1;
-                                struct stat sb;
-                                kind = "file";
-                                if (kiln_buildctx_resolve(b->ctx, paths[0], 0, &fd, NULL, NULL) >= 0 && fstat(fd, &sb) == 0 &&
-                                    S_ISDIR(sb.st_mode))
-                                        kind = "dir";
-                        }
-                        what = kiln_xasprintf("%s:%s", kind, hex);
-                }
+                _cleanup_free_ char *what = copy_history_what(b, in, from, srcs, n, url_digests, n_urls, ex);
                 /* the destination as written (after expansion), as buildah */
                 _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, destraw);
                 r = step_end(b, st, &sp, false, by);
         }
         step_done(&sp);
-        kiln_strv_free(paths);
 out:
+        csrcs_free(srcs, n);
+        free(url_digests);
         if (vpath)
                 view_unmount(TAKE_PTR(vpath), vm);
         stage_clear(&tmpst);
@@ -1313,6 +1522,7 @@ struct cstep {
         bool record;        /* record the outcome */
         json_t *hist;       /* cached history entry of a metadata step */
         size_t n_layers, n_hist;
+        char *next_key;     /* COPY --link: the stage's key after the step (key does not chain it) */
 };
 
 /* Cached layers are unpacked (through the store) only when a step needs
@@ -1340,6 +1550,87 @@ static void put_json(struct kiln_buf *t, const char *tag, json_t *j)
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
         kiln_buf_printf(t, "%s:%zu:%s\n", tag, s ? strlen(s) : 0, s ? s : "");
         free(s);
+}
+
+/* COPY/ADD: what the step reads. Context sources: their content after
+ * --exclude (the same hash as before these flags when none is given);
+ * URLs: the --checksum, else the downloaded content's digest and
+ * Last-Modified (downloaded now, once per build, and reused by the step);
+ * --from: the stage's key or the image's manifest digest. --link: the
+ * absolute destination, since the key does not chain the stage's (which
+ * covers WORKDIR). 1: cacheable, 0: not, < 0: error. */
+static int copy_key_text(struct build *b, struct bstage *st, struct kiln_df_instruction *in, size_t idx,
+                         struct kiln_buf *t)
+{
+        if (kiln_df_flag_bool(in, "link")) {
+                _cleanup_free_ char *d = abs_in_stage(st, in->dest);
+                kiln_buf_printf(t, "link-dest:%zu:%s\n", strlen(d), d);
+        }
+        const char *from = kiln_df_flag_value(in, "from");
+        if (!from) {
+                const char **exv = kiln_df_flag_values(in, "exclude");
+                _cleanup_(kiln_dockerignore_freep) struct kiln_dockerignore *ex = NULL;
+                int r = build_exclude_new(exv, &ex, NULL);
+                free(exv);
+                struct csrc *srcs = NULL;
+                size_t n = 0;
+                struct kiln_error e = { 0 };
+                struct kiln_error *saved = b->err;
+                b->err = &e; /* a missing source: the step runs and reports it */
+                if (r >= 0)
+                        r = copy_sources(b, in, -1, ex, &srcs, &n);
+                b->err = saved;
+                if (r < 0)
+                        return 0;
+                _cleanup_free_ char **paths = ctx_paths(srcs, n);
+                if (paths[0]) {
+                        char h[KILN_BUILDCTX_HASH_MAX];
+                        r = kiln_buildctx_hash_filtered(b->ctx, paths, ex ? exclude_skip : NULL, ex, h, NULL);
+                        if (r >= 0)
+                                kiln_buf_printf(t, "sources:%s\n", h);
+                } else if (!n) {
+                        r = -ENOENT; /* as before: nothing to copy is not cached */
+                }
+                const char *checksum = kiln_df_flag_value(in, "checksum");
+                for (size_t k = 0; r >= 0 && k < n; k++) {
+                        if (!srcs[k].url)
+                                continue;
+                        if (build_is_git_url(srcs[k].url)) { /* refused by the step */
+                                csrcs_free(srcs, n);
+                                return 0;
+                        }
+                        if (checksum && build_is_http_url(srcs[k].url)) {
+                                kiln_buf_printf(t, "url:%zu:%s:checksum:%s\n", strlen(srcs[k].url), srcs[k].url,
+                                                checksum);
+                                continue;
+                        }
+                        const struct build_download *d;
+                        r = build_download(&b->dl, srcs[k].url, b->tmp, NULL, &d, b->err);
+                        if (r < 0) {
+                                csrcs_free(srcs, n);
+                                return r;
+                        }
+                        kiln_buf_printf(t, "url:%zu:%s:%s:%lld\n", strlen(srcs[k].url), srcs[k].url, d->digest.str,
+                                        d->has_mtime ? (long long)d->mtime : -1LL);
+                }
+                csrcs_free(srcs, n);
+                return r < 0 ? 0 : 1;
+        }
+        int j = find_stage(b, from, idx);
+        if (j >= 0) {
+                int r = build_stage(b, (size_t)j);
+                if (r < 0)
+                        return r;
+                if (!b->stages[j].ckey)
+                        return 0;
+                kiln_buf_printf(t, "from-stage:%s\n", b->stages[j].ckey);
+        } else {
+                _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
+                if (kiln_store_image_lookup(b->s, from, &img, NULL) < 0)
+                        return 0;
+                kiln_buf_printf(t, "from-image:%s\n", img->manifest_digest.str);
+        }
+        return 1;
 }
 
 /* What a step's key covers besides its parent's key. 1: cacheable,
@@ -1410,30 +1701,25 @@ static int cache_step_text(struct build *b, struct bstage *st, struct kiln_df_in
                 }
                 free(mounts);
         } else if (in->cmd == KILN_DF_COPY || in->cmd == KILN_DF_ADD) {
-                const char *from = kiln_df_flag_value(in, "from");
-                if (!from) {
-                        char h[KILN_BUILDCTX_HASH_MAX];
-                        if (bcache_sources_hash(b->ctx, in->sources, h) < 0)
-                                return 0;
-                        kiln_buf_printf(t, "sources:%s\n", h);
-                        return 1;
-                }
-                int j = find_stage(b, from, idx);
-                if (j >= 0) {
-                        int r = build_stage(b, (size_t)j);
-                        if (r < 0)
-                                return r;
-                        if (!b->stages[j].ckey)
-                                return 0;
-                        kiln_buf_printf(t, "from-stage:%s\n", b->stages[j].ckey);
-                } else {
-                        _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
-                        if (kiln_store_image_lookup(b->s, from, &img, NULL) < 0)
-                                return 0;
-                        kiln_buf_printf(t, "from-image:%s\n", img->manifest_digest.str);
-                }
+                return copy_key_text(b, st, in, idx, t);
         }
         return 1;
+}
+
+/* COPY/ADD --link, unless --chown names a user or group: those are read
+ * from the stage's /etc/passwd and /etc/group, so the key chains them */
+static bool link_key_independent(const struct kiln_df_instruction *in)
+{
+        if ((in->cmd != KILN_DF_COPY && in->cmd != KILN_DF_ADD) || !kiln_df_flag_bool(in, "link"))
+                return false;
+        const char *c = kiln_df_flag_value(in, "chown");
+        if (!c)
+                return true;
+        _cleanup_free_ char *u = kiln_xstrdup(c);
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        return is_number(u) && (!g || is_number(g));
 }
 
 static bool makes_layer(enum kiln_df_cmd c)
@@ -1453,8 +1739,15 @@ static int cache_step_begin(struct build *b, struct bstage *st, struct kiln_df_i
                 return 0;
         struct kiln_buf t = KILN_BUF_INIT;
         int r = cache_step_text(b, st, in, idx, &t);
-        if (r > 0)
+        if (r > 0 && link_key_independent(in)) {
+                /* BuildKit: a --link layer is reused whatever the layers
+                 * under it are; the later steps still chain them */
+                cs->key = bcache_key("link", t.data ? t.data : "");
+                _cleanup_free_ char *lk = kiln_xasprintf("linked:%s", cs->key);
+                cs->next_key = bcache_key(st->ckey, lk);
+        } else if (r > 0) {
                 cs->key = bcache_key(st->ckey, t.data ? t.data : "");
+        }
         kiln_buf_free(&t);
         if (r <= 0)
                 return r;
@@ -1522,7 +1815,13 @@ static int cache_step_end(struct build *b, struct bstage *st, struct cstep *cs, 
                 b->pend[b->n_pend++] = p;
         }
         free(st->ckey);
-        st->ckey = TAKE_PTR(cs->key);
+        if (cs->next_key) {
+                st->ckey = TAKE_PTR(cs->next_key);
+                free(cs->key);
+                cs->key = NULL;
+        } else {
+                st->ckey = TAKE_PTR(cs->key);
+        }
         json_decref(cs->hist);
         cs->hist = NULL;
         return r;
@@ -1874,6 +2173,7 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
         if (r >= 0)
                 cache_commit(&b); /* build cache: after the image is stored */
         cache_free(&b);
+        build_downloads_free(b.dl);
 
         for (size_t i = 0; i < df->n_stages; i++) {
                 stage_clear(&b.stages[i]);

@@ -167,7 +167,10 @@ built" ]
 }
 
 @test "build: not-yet-supported features fail with one clear line" {
-	printf 'FROM bb:1\nADD http://127.0.0.1:1/x /x\n' > "$CTX/Dockerfile"
+	printf 'FROM bb:1\nADD git@github.com:x/y.git /x\n' > "$CTX/Dockerfile"
+	run -1 kiln build -q "$CTX"
+	[ "$output" = 'Error: Dockerfile:2: ADD git@github.com:x/y.git /x: ADD from git repositories is not supported' ]
+	printf 'FROM bb:1\nADD --keep-git-dir https://127.0.0.1:1/x.git /x\n' > "$CTX/Dockerfile"
 	run -1 kiln build -q "$CTX"
 	[[ "$output" == *'not supported yet'* ]]
 }
