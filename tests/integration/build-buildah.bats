@@ -180,3 +180,11 @@ buildah_check() {
 @test "corpus: healthcheck-start-interval" { buildah_check healthcheck-start-interval; }
 
 @test "corpus: run-network" { buildah_check run-network; }
+
+@test "corpus: copy-exclude" { buildah_check copy-exclude; }
+
+@test "corpus: copy-parents" { buildah_check copy-parents; }
+
+@test "corpus: copy-link" { buildah_check copy-link; }
+
+@test "corpus: copy-from-wildcard" { buildah_check copy-from-wildcard; }

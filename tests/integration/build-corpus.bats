@@ -155,3 +155,11 @@ corpus_check() {
 @test "corpus: healthcheck-start-interval" { corpus_check healthcheck-start-interval; }
 
 @test "corpus: run-network" { corpus_check run-network; }
+
+@test "corpus: copy-exclude" { corpus_check copy-exclude; }
+
+@test "corpus: copy-parents" { corpus_check copy-parents; }
+
+@test "corpus: copy-link" { corpus_check copy-link; }
+
+@test "corpus: copy-from-wildcard" { corpus_check copy-from-wildcard; }
