@@ -8,7 +8,9 @@ CORPUS_PY="$CORPUS_DIR/corpus.py"
 # the base every case builds FROM (its Dockerfiles say corpus/bb:1)
 CORPUS_BASE=corpus/bb:1
 # files of a case directory that are not part of its build context
-CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip buildah.diff setup.sh pre.Dockerfile README.md"
+CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip buildah.diff setup.sh pre.Dockerfile needs-debian README.md"
+# the realistic base of cases with a needs-debian file: Debian 12 minbase
+CORPUS_DEBIAN=corpus/debian:12
 
 corpus_cases() {
 	local d
@@ -43,6 +45,20 @@ corpus_base_tar() {
 	"$CORPUS_DIR/../../scripts/busybox-rootfs.sh" "$out.d" >/dev/null
 	tar --numeric-owner -C "$out.d" -cf "$out" .
 	rm -rf "$out.d"
+}
+
+# corpus_needs_debian CASE: does the case build FROM the Debian base?
+corpus_needs_debian() {
+	[ -f "$CORPUS_DIR/$1/needs-debian" ]
+}
+
+# corpus_debian_tar: print the path of the Debian rootfs tar, made once by
+# scripts/debian-rootfs.sh and kept in KILN_TEST_CACHE (/var/tmp/kiln-test-cache);
+# status 2 when Debian's mirror is not reachable
+corpus_debian_tar() {
+	local t=${KILN_TEST_CACHE:-/var/tmp/kiln-test-cache}/debian-bookworm-minbase.tar
+	"$CORPUS_DIR/../../scripts/debian-rootfs.sh" "$t" >&2 || return
+	echo "$t"
 }
 
 # kiln_import_base TAR: the base image in kiln's store
@@ -116,11 +132,22 @@ buildah_cleanup() {
 	rm -rf "$BUILDAH_ROOT"
 }
 
-# buildah_import_base: kiln's base image (same config, same layer) into
-# buildah's store, copied by skopeo from kiln's store (an OCI layout)
+# buildah_import_base [IMAGE]: kiln's base image (same config, same layers)
+# into buildah's store, copied by skopeo from kiln's store (an OCI layout)
 buildah_import_base() {
-	skopeo copy -q "oci:$KILN_ROOT/oci:docker.io/$CORPUS_BASE" \
-		"containers-storage:[$BUILDAH_DRIVER@$BUILDAH_ROOT/root+$BUILDAH_ROOT/run]docker.io/$CORPUS_BASE" >/dev/null
+	local img=${1:-$CORPUS_BASE}
+	skopeo copy -q "oci:$KILN_ROOT/oci:docker.io/$img" \
+		"containers-storage:[$BUILDAH_DRIVER@$BUILDAH_ROOT/root+$BUILDAH_ROOT/run]docker.io/$img" >/dev/null
+}
+
+# buildah_rootfs IMAGE DIR: a copy of the image's file system
+buildah_rootfs() {
+	local c mnt rc=0
+	c=$(buildah_ from --pull-never -q "$1") || return 1
+	mnt=$(buildah_ mount "$c") && cp -a "$mnt" "$2" || rc=1
+	buildah_ umount "$c" >/dev/null || true
+	buildah_ rm "$c" >/dev/null || true
+	return "$rc"
 }
 
 # buildah_case_build CASE CTX TAG: as kiln_case_build, with buildah bud

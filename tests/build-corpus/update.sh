@@ -29,12 +29,22 @@ for case in "${cases[@]}"; do
 	[ -f "$d/Dockerfile" ] || { echo "$case: no $d/Dockerfile" >&2; exit 1; }
 	export KILN_ROOT="$W/store-$case"
 	kiln_import_base "$W/bb.tar"
+	base_root="$W/base.root" base_cfg="$W/base.cfg"
+	if corpus_needs_debian "$case"; then
+		t=$(corpus_debian_tar) || { echo "$case: no Debian base image, left as it was" >&2; continue; }
+		"$KILN" import -q "$t" "$CORPUS_DEBIAN" >/dev/null
+		base_root="$W/debian.root" base_cfg="$W/debian.cfg"
+		if [ ! -f "$base_cfg" ]; then
+			kiln_config "$CORPUS_DEBIAN" "$base_cfg"
+			kiln_rootfs "$CORPUS_DEBIAN" "$base_root"
+		fi
+	fi
 	corpus_ctx "$case" "$W/ctx-$case"
 	rm -f "$d/expected.json" "$d/expected.tree"
 	if kiln_case_build "$case" "$W/ctx-$case" "corpus/$case:out"; then
 		[ ! -f "$d/expected.err" ] || echo "$case: builds now; removing expected.err" >&2
 		rm -f "$d/expected.err"
-		kiln_describe "corpus/$case:out" "$W/base.root" "$W/base.cfg" "$W/out-$case"
+		kiln_describe "corpus/$case:out" "$base_root" "$base_cfg" "$W/out-$case"
 		cp "$W/out-$case.json" "$d/expected.json"
 		cp "$W/out-$case.tree" "$d/expected.tree"
 		echo "$case: ok"

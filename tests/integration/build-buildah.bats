@@ -26,12 +26,7 @@ setup_file() {
 	kiln_config "$CORPUS_BASE" "$d/base.cfg"
 	kiln_rootfs "$CORPUS_BASE" "$d/kiln-base.root"
 	buildah_import_base
-	local c mnt
-	c=$(buildah_ from --pull-never -q "$CORPUS_BASE")
-	mnt=$(buildah_ mount "$c")
-	cp -a "$mnt" "$d/buildah-base.root"
-	buildah_ umount "$c" >/dev/null
-	buildah_ rm "$c" >/dev/null
+	buildah_rootfs "$CORPUS_BASE" "$d/buildah-base.root"
 }
 
 teardown_file() {
@@ -51,10 +46,32 @@ teardown() {
 	remove_containers
 }
 
+# case_base CASE: the base the case's tree and history are relative to, in
+# KBASE_ROOT, BBASE_ROOT (kiln's and buildah's view) and BASE_CFG; the Debian
+# one is imported into both stores first (skipped when Debian's mirror is
+# not reachable)
+case_base() {
+	local fd="$BATS_FILE_TMPDIR" t rc=0
+	KBASE_ROOT="$fd/kiln-base.root" BBASE_ROOT="$fd/buildah-base.root" BASE_CFG="$fd/base.cfg"
+	corpus_needs_debian "$1" || return 0
+	t=$(corpus_debian_tar) || rc=$?
+	[ "$rc" -ne 2 ] || skip "Debian's mirror is not reachable: no Debian base image"
+	[ "$rc" -eq 0 ]
+	"$KILN" import -q "$t" "$CORPUS_DEBIAN" >/dev/null
+	KBASE_ROOT="$fd/kiln-debian.root" BBASE_ROOT="$fd/buildah-debian.root" BASE_CFG="$fd/debian.cfg"
+	if [ ! -f "$BASE_CFG" ]; then
+		kiln_config "$CORPUS_DEBIAN" "$BASE_CFG"
+		kiln_rootfs "$CORPUS_DEBIAN" "$KBASE_ROOT"
+		buildah_import_base "$CORPUS_DEBIAN"
+		buildah_rootfs "$CORPUS_DEBIAN" "$BBASE_ROOT"
+	fi
+}
+
 buildah_check() {
 	local case=$1 d="$BATS_TEST_TMPDIR" fd="$BATS_FILE_TMPDIR"
 	local dir="$CORPUS_DIR/$case"
 	[ ! -f "$dir/buildah.skip" ] || skip "buildah: $(head -n 1 "$dir/buildah.skip")"
+	case_base "$case"
 	corpus_ctx "$case" "$d/ctx"
 	local krc=0 brc=0
 	kiln_case_build "$case" "$d/ctx" "corpus/$case:out" || krc=1
@@ -67,8 +84,8 @@ buildah_check() {
 	fi
 	[ "$krc" -eq 0 ] || { cat "$d/ctx.err"; false; }
 	[ "$brc" -eq 0 ] || { cat "$d/ctx.berr"; false; }
-	kiln_describe "corpus/$case:out" "$fd/kiln-base.root" "$fd/base.cfg" "$d/kiln" --buildah
-	buildah_describe "corpus/$case:out" "$fd/buildah-base.root" "$fd/base.cfg" "$d/buildah"
+	kiln_describe "corpus/$case:out" "$KBASE_ROOT" "$BASE_CFG" "$d/kiln" --buildah
+	buildah_describe "corpus/$case:out" "$BBASE_ROOT" "$BASE_CFG" "$d/buildah"
 	{
 		diff -u --label kiln.json --label buildah.json "$d/kiln.json" "$d/buildah.json"
 		diff -u --label kiln.tree --label buildah.tree "$d/kiln.tree" "$d/buildah.tree"
@@ -188,3 +205,5 @@ buildah_check() {
 @test "corpus: copy-link" { buildah_check copy-link; }
 
 @test "corpus: copy-from-wildcard" { buildah_check copy-from-wildcard; }
+
+@test "corpus: debian-app" { buildah_check debian-app; }

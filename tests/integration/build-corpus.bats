@@ -31,9 +31,28 @@ teardown() {
 	remove_containers
 }
 
+# case_base CASE: the base the case's tree and history are relative to, in
+# BASE_ROOT and BASE_CFG; the Debian one is imported first (skipped when
+# Debian's mirror is not reachable)
+case_base() {
+	local fd="$BATS_FILE_TMPDIR" t rc=0
+	BASE_ROOT="$fd/base.root" BASE_CFG="$fd/base.cfg"
+	corpus_needs_debian "$1" || return 0
+	t=$(corpus_debian_tar) || rc=$?
+	[ "$rc" -ne 2 ] || skip "Debian's mirror is not reachable: no Debian base image"
+	[ "$rc" -eq 0 ]
+	kiln import -q "$t" "$CORPUS_DEBIAN" >/dev/null
+	BASE_ROOT="$fd/debian.root" BASE_CFG="$fd/debian.cfg"
+	if [ ! -f "$BASE_CFG" ]; then
+		kiln_config "$CORPUS_DEBIAN" "$BASE_CFG"
+		kiln_rootfs "$CORPUS_DEBIAN" "$BASE_ROOT"
+	fi
+}
+
 corpus_check() {
 	local case=$1 d="$BATS_TEST_TMPDIR"
 	local dir="$CORPUS_DIR/$case"
+	case_base "$case"
 	corpus_ctx "$case" "$d/ctx"
 	if [ -f "$dir/expected.err" ]; then
 		local before c
@@ -52,7 +71,7 @@ corpus_check() {
 		return
 	fi
 	kiln_case_build "$case" "$d/ctx" "corpus/$case:out" || { cat "$d/ctx.err"; false; }
-	kiln_describe "corpus/$case:out" "$BATS_FILE_TMPDIR/base.root" "$BATS_FILE_TMPDIR/base.cfg" "$d/out"
+	kiln_describe "corpus/$case:out" "$BASE_ROOT" "$BASE_CFG" "$d/out"
 	diff -u --label "$case/expected.json" --label built "$dir/expected.json" "$d/out.json"
 	diff -u --label "$case/expected.tree" --label built "$dir/expected.tree" "$d/out.tree"
 }
@@ -163,3 +182,5 @@ corpus_check() {
 @test "corpus: copy-link" { corpus_check copy-link; }
 
 @test "corpus: copy-from-wildcard" { corpus_check copy-from-wildcard; }
+
+@test "corpus: debian-app" { corpus_check debian-app; }
