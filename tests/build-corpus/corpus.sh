@@ -52,13 +52,11 @@ corpus_needs_debian() {
 	[ -f "$CORPUS_DIR/$1/needs-debian" ]
 }
 
-# corpus_debian_tar: print the path of the Debian rootfs tar, made once by
-# scripts/debian-rootfs.sh and kept in KILN_TEST_CACHE (/var/tmp/kiln-test-cache);
-# status 2 when Debian's mirror is not reachable
-corpus_debian_tar() {
-	local t=${KILN_TEST_CACHE:-/var/tmp/kiln-test-cache}/debian-bookworm-minbase.tar
-	"$CORPUS_DIR/../../scripts/debian-rootfs.sh" "$t" >&2 || return
-	echo "$t"
+# corpus_debian_rootfs: print the Debian rootfs directory (made once by
+# scripts/debian-rootfs.sh, shared with build-debian.bats); status 2, the
+# reason on stderr, when it cannot be made here (no debootstrap, no mirror)
+corpus_debian_rootfs() {
+	"$CORPUS_DIR/../../scripts/debian-rootfs.sh"
 }
 
 # kiln_import_base TAR: the base image in kiln's store

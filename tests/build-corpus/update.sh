@@ -31,7 +31,7 @@ for case in "${cases[@]}"; do
 	kiln_import_base "$W/bb.tar"
 	base_root="$W/base.root" base_cfg="$W/base.cfg"
 	if corpus_needs_debian "$case"; then
-		t=$(corpus_debian_tar) || { echo "$case: no Debian base image, left as it was" >&2; continue; }
+		t=$(corpus_debian_rootfs) || { echo "$case: no Debian base image, left as it was" >&2; continue; }
 		"$KILN" import -q "$t" "$CORPUS_DEBIAN" >/dev/null
 		base_root="$W/debian.root" base_cfg="$W/debian.cfg"
 		if [ ! -f "$base_cfg" ]; then

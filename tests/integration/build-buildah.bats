@@ -48,14 +48,14 @@ teardown() {
 
 # case_base CASE: the base the case's tree and history are relative to, in
 # KBASE_ROOT, BBASE_ROOT (kiln's and buildah's view) and BASE_CFG; the Debian
-# one is imported into both stores first (skipped when Debian's mirror is
-# not reachable)
+# one is imported into both stores first (skipped, with the reason, when it
+# cannot be made here)
 case_base() {
 	local fd="$BATS_FILE_TMPDIR" t rc=0
 	KBASE_ROOT="$fd/kiln-base.root" BBASE_ROOT="$fd/buildah-base.root" BASE_CFG="$fd/base.cfg"
 	corpus_needs_debian "$1" || return 0
-	t=$(corpus_debian_tar) || rc=$?
-	[ "$rc" -ne 2 ] || skip "Debian's mirror is not reachable: no Debian base image"
+	t=$(corpus_debian_rootfs 2>"$BATS_TEST_TMPDIR/debian.why") || rc=$?
+	[ "$rc" -ne 2 ] || skip "no Debian base image: $(cat "$BATS_TEST_TMPDIR/debian.why")"
 	[ "$rc" -eq 0 ]
 	"$KILN" import -q "$t" "$CORPUS_DEBIAN" >/dev/null
 	KBASE_ROOT="$fd/kiln-debian.root" BBASE_ROOT="$fd/buildah-debian.root" BASE_CFG="$fd/debian.cfg"

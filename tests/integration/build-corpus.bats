@@ -38,8 +38,8 @@ case_base() {
 	local fd="$BATS_FILE_TMPDIR" t rc=0
 	BASE_ROOT="$fd/base.root" BASE_CFG="$fd/base.cfg"
 	corpus_needs_debian "$1" || return 0
-	t=$(corpus_debian_tar) || rc=$?
-	[ "$rc" -ne 2 ] || skip "Debian's mirror is not reachable: no Debian base image"
+	t=$(corpus_debian_rootfs 2>"$BATS_TEST_TMPDIR/debian.why") || rc=$?
+	[ "$rc" -ne 2 ] || skip "no Debian base image: $(cat "$BATS_TEST_TMPDIR/debian.why")"
 	[ "$rc" -eq 0 ]
 	kiln import -q "$t" "$CORPUS_DEBIAN" >/dev/null
 	BASE_ROOT="$fd/debian.root" BASE_CFG="$fd/debian.cfg"
