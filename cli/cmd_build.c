@@ -24,19 +24,25 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "no-cache", no_argument, NULL, 'C' },
                 { "label", required_argument, NULL, 'l' },
                 { "network", required_argument, NULL, 'N' },
+                { "platform", required_argument, NULL, 'P' },
                 { "secret", required_argument, NULL, 'S' },
                 { "format", required_argument, NULL, 'F' },
                 { "source-date-epoch", required_argument, NULL, 'E' },
                 { "compression", required_argument, NULL, 'Z' },
                 { "compression-level", required_argument, NULL, 'z' },
+                { "jobs", required_argument, NULL, 'j' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
         _cleanup_strv_free_ char **tags = NULL, **args = NULL, **labels = NULL, **secrets = NULL;
-        const char *file = NULL, *target = NULL, *iidfile = NULL;
-        bool quiet = false, net_none = false, no_cache = false, docker_format = false;
+        const char *file = NULL, *target = NULL, *iidfile = NULL, *platform = NULL;
+        bool quiet = false, no_cache = false, docker_format = false;
+        enum kiln_build_network network = KILN_BUILD_NETWORK_DEFAULT;
         enum kiln_compression compression = KILN_COMPRESSION_GZIP;
         int compression_level = 0;
+        /* stages at once: the online CPUs, at least 2 (a RUN mostly waits) */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned jobs = ncpu > 2 ? (unsigned)ncpu : 2;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         bool sde_flag = false;
         int c, ex;
@@ -84,11 +90,17 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         kiln_strv_push(&secrets, optarg);
                         break;
                 case 'N':
-                        if (!strcmp(optarg, "none"))
-                                net_none = true;
-                        else if (strcmp(optarg, "host") && strcmp(optarg, "default"))
-                                return cli_usage_error("build", "--network %s: only host (the default) and none are supported yet",
-                                                       optarg);
+                        if (!strcmp(optarg, "default"))
+                                network = KILN_BUILD_NETWORK_DEFAULT;
+                        else if (!strcmp(optarg, "host"))
+                                network = KILN_BUILD_NETWORK_HOST;
+                        else if (!strcmp(optarg, "none"))
+                                network = KILN_BUILD_NETWORK_NONE;
+                        else
+                                return cli_usage_error("build", "--network %s: expected default, host or none", optarg);
+                        break;
+                case 'P':
+                        platform = optarg;
                         break;
                 case 'F':
                         if (!strcmp(optarg, "docker"))
@@ -113,6 +125,16 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         if (*end || v < 1 || v > 19)
                                 return cli_usage_error("build", "invalid --compression-level '%s'", optarg);
                         compression_level = (int)v;
+                        break;
+                }
+                case 'j': {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || errno || v < 0 || v > 1024)
+                                return cli_usage_error("build", "invalid --jobs '%s': expected 0 (no limit) to 1024",
+                                                       optarg);
+                        jobs = (unsigned)v;
                         break;
                 }
                 default:
@@ -200,7 +222,8 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .build_args = args,
                 .labels = labels,
                 .target = target,
-                .network_none = net_none,
+                .network = network,
+                .platform = platform,
                 .secrets = secrets,
                 .no_cache = no_cache,
                 .compression = (int)compression,
@@ -209,6 +232,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 .docker_format = docker_format,
                 .has_source_date_epoch = epoch >= 0,
                 .source_date_epoch = epoch,
+                .jobs = jobs,
         };
         _cleanup_free_ char *id = NULL;
         r = kiln_build(store, bctx, df, &o, &id, &err);

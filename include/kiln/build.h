@@ -11,13 +11,24 @@
 #include "kiln/dockerfile.h"
 #include "kiln/store.h"
 
+/* kiln build --network: what RUN steps get unless they say RUN --network= */
+enum kiln_build_network {
+        KILN_BUILD_NETWORK_DEFAULT = 0, /* a netns of the step's own, as kiln run: kiln's bridge
+                                           as root, pasta rootless; /etc/hosts and resolv.conf
+                                           bind-mounted */
+        KILN_BUILD_NETWORK_HOST,        /* the host's network namespace */
+        KILN_BUILD_NETWORK_NONE,        /* a private network namespace (lo only) */
+};
+
 struct kiln_build_opts {
         const char *const *tags;       /* full references to point at the result */
         size_t n_tags;
         char *const *build_args;       /* "K=V", NULL-terminated (may be NULL) */
         char *const *labels;           /* "K=V" added to the final config (may be NULL) */
         const char *target;            /* stage name or NULL: the last stage */
-        bool network_none;             /* RUN in a private network namespace (lo only) */
+        enum kiln_build_network network; /* RUN steps without --network= */
+        const char *platform;          /* --platform: NULL or the host's (any other is refused
+                                          before anything runs) */
         char *const *secrets;          /* --secret "id=X,src=FILE" | "id=X,env=VAR" (RUN --mount=type=secret) */
         bool no_cache;                 /* run every step (the cache is still updated) */
         int compression;               /* enum kiln_compression of new layers (0 = none; the
@@ -29,11 +40,15 @@ struct kiln_build_opts {
         bool has_source_date_epoch;    /* reproducible: config and history "created" are
                                           source_date_epoch, layer mtimes clamped to it */
         int64_t source_date_epoch;
+        unsigned jobs;                 /* stages built at once, each as soon as the
+                                          stages it needs are done: 1 = one after
+                                          the other (in order); 0 = no limit */
 };
 
 /*
- * Build: every stage the target needs, in order (FROM a stored image,
- * scratch, or an earlier stage), then store the target stage's layers,
+ * Build: every stage the target needs (FROM a stored image, scratch, or an
+ * earlier stage; stages that do not need each other at once, up to
+ * o->jobs, on threads: see lib/build/stages.h), then store the target stage's layers,
  * config and OCI manifest as an image named by o->tags. Nothing is stored
  * unless everything succeeded (the layers are kept uncommitted in the
  * store's tmp until the end; temporaries are removed either way; base

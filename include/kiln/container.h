@@ -292,3 +292,30 @@ struct kiln_copy_opts {
 };
 int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_parent, const char *name,
                       const struct kiln_copy_opts *o, int64_t *ret_bytes, struct kiln_error *err);
+
+/*
+ * A network for one RUN step of kiln build: a network namespace of its own
+ * made by the same code as `kiln run`'s default network — as root on
+ * kiln's bridge (lib/container/network.c: kiln0 or KILN_BRIDGE, a veth
+ * into it, an address from the host-wide lease file, outbound NAT),
+ * rootless through pasta (lib/container/pasta.c, the host's addresses, no
+ * way back to the host's loopback) — plus the /etc/hosts and
+ * /etc/resolv.conf texts the step is given (bind-mounted by the build,
+ * never part of a layer). hostname goes into hosts with the address
+ * (127.0.1.1 with pasta). Made by kiln_build_net_create (an error when the
+ * network cannot be set up: the caller decides on a fallback), undone by
+ * kiln_build_net_free (pasta stopped, the namespace, and with it the veth,
+ * removed; the lease released; takes NULL).
+ */
+struct kiln_build_net {
+        char *netns_path;  /* the namespace to join (KILN_NETNS_PATH) */
+        char *address;     /* the step's IPv4 address on the bridge ("" with pasta) */
+        char *gateway;     /* the bridge's address ("" with pasta) */
+        char *hosts;       /* /etc/hosts text */
+        char *resolv_conf; /* /etc/resolv.conf text: the host's without loopback resolvers */
+        struct kiln_store *store;
+        json_t *doc;       /* the container-shaped record network.c works on */
+};
+int kiln_build_net_create(struct kiln_store *s, const char *hostname, struct kiln_build_net **ret,
+                          struct kiln_error *err);
+void kiln_build_net_free(struct kiln_build_net *n);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kiln build's executor: stages run in order, each step over an overlay of
+ * kiln build's executor: stages run in order (or, those that do not need
+ * each other, at once on threads: parallel.c), each step over an overlay of
  * the stage's layers with a fresh upper dir. RUN runs in a container of the
  * kiln runtime, COPY/ADD/WORKDIR write through the merged view with the
  * safe copy code of kiln cp; the upper dir becomes a layer
@@ -29,6 +30,9 @@
 #include "onbuild.h"
 #include "format.h"
 #include "history.h"
+#include "stages.h"
+#include "predef.h"
+#include "runnet.h"
 #include "copyflags.h"
 #include "fetch.h"
 
@@ -78,6 +82,9 @@ struct build {
         struct kiln_error *err;
         struct cpending *pend; /* build cache: what to record on success */
         size_t n_pend;
+        struct build_sched *sched; /* --jobs: stages on threads (parallel.c); NULL: one after the other */
+        json_t *consumed;   /* --build-arg names an ARG of the build declared (predef.c) */
+        bool net_fallback;  /* the bridge failed once: RUN on default has loopback only */
         struct build_downloads *dl; /* ADD from URLs (fetch.c) */
 };
 
@@ -95,10 +102,36 @@ static void progress(struct build *b, const char *fmt, ...)
 {
         if (b->o->progress_fd < 0)
                 return;
+        /* one write a line: stages on threads write between each other's
+         * lines (under the scheduler's lock), never inside one */
         va_list ap;
         va_start(ap, fmt);
-        vdprintf(b->o->progress_fd, fmt, ap);
+        char *line = NULL;
+        int n = vasprintf(&line, fmt, ap);
         va_end(ap);
+        if (n < 0)
+                return;
+        if (n > 0)
+                (void)!write(b->o->progress_fd, line, (size_t)n);
+        free(line);
+}
+
+/* Let go of the scheduler's lock (stages on threads) for a wait or work on
+ * the stage's own data; b->err belongs to whoever holds the lock, so the
+ * caller keeps its own. */
+static struct kiln_error *unlock_build(struct build *b)
+{
+        struct kiln_error *mine = b->err;
+        if (b->sched)
+                build_sched_unlock(b->sched);
+        return mine;
+}
+
+static void lock_build(struct build *b, struct kiln_error *mine)
+{
+        if (b->sched)
+                build_sched_lock(b->sched);
+        b->err = mine;
 }
 
 /* An error at an instruction: "Dockerfile:7: COPY failed: <msg>" */
@@ -162,6 +195,9 @@ static void declare_args(struct build *b, const struct kiln_df_instruction *in, 
         for (size_t k = 0; k < in->n_arg_list; k++) {
                 const struct kiln_df_arg *a = &in->arg_list[k];
                 json_t *v = json_object_get(b->build_args, a->key);
+                json_object_set_new(b->consumed, a->key, json_true());
+                if (global && !a->value && !v && build_is_platform_arg(a->key))
+                        continue; /* keeps its automatic value (predef.c) */
                 if (v)
                         json_object_set(scope, a->key, v);
                 else if (a->value)
@@ -377,10 +413,19 @@ static int step_end(struct build *b, struct bstage *st, struct step *sp, bool op
         struct kiln_layer_info info;
         _cleanup_close_ int lfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int ufd = open(sp->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (lfd < 0 || ufd < 0)
+        if (lfd < 0 || ufd < 0) {
                 r = kiln_err(b->err, -errno, "build: open layer dirs: %s", strerror(errno));
-        else
-                r = kiln_layer_create_diff(lfd, ufd, KILN_DIFF_OVERLAY, kiln_blob_writer_fd(w), &lo, &info, b->err);
+        } else {
+                /* tar and compress without the scheduler's lock: the stage's
+                 * own dirs and blob */
+                struct kiln_error *mine = unlock_build(b);
+                if (b->sched)
+                        build_sched_work_begin(b->sched);
+                r = kiln_layer_create_diff(lfd, ufd, KILN_DIFF_OVERLAY, kiln_blob_writer_fd(w), &lo, &info, mine);
+                if (b->sched)
+                        build_sched_work_end(b->sched);
+                lock_build(b, mine);
+        }
         close(TAKE_FD(lfd));
         view_unmount(TAKE_PTR(vpath), vm);
         if (r < 0) {
@@ -511,15 +556,7 @@ static void stage_from_stage(struct bstage *st, const struct bstage *from)
 /* An earlier stage named by name or index, or -1. */
 static int find_stage(struct build *b, const char *name, size_t before)
 {
-        for (size_t i = 0; i < before; i++)
-                if (b->df->stages[i].name && !strcasecmp(b->df->stages[i].name, name))
-                        return (int)i;
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(name, &end, 10);
-        if (*name && !*end && !errno && n < before)
-                return (int)n;
-        return -1;
+        return build_find_stage(b->df, name, before);
 }
 
 static int build_stage(struct build *b, size_t idx);
@@ -778,7 +815,20 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
 struct run_from {
         struct build *b;
         size_t stage_idx;
+        struct kiln_error *mine; /* while waiting for a cache mount's lock */
 };
+
+static void run_wait_begin(void *ud)
+{
+        struct run_from *rf = ud;
+        rf->mine = unlock_build(rf->b);
+}
+
+static void run_wait_end(void *ud)
+{
+        struct run_from *rf = ud;
+        lock_build(rf->b, rf->mine);
+}
 
 static int run_from_root(void *ud, const char *from, char **ret_path, bool *ret_mounted, struct kiln_error *err)
 {
@@ -801,17 +851,20 @@ static int run_from_root(void *ud, const char *from, char **ret_path, bool *ret_
         return r;
 }
 
+static void run_warn(void *ud, const char *msg)
+{
+        progress(ud, "warning: %s\n", msg);
+}
+
 static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         for (size_t k = 0; k < in->n_flags; k++)
                 if (strcmp(in->flags[k].name, "network") && strcmp(in->flags[k].name, "mount"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
                                         in->flags[k].name);
-        bool net_none = b->o->network_none;
+        enum kiln_build_network netmode = b->o->network;
         const char *net = kiln_df_flag_value(in, "network");
-        if (net && !strcmp(net, "none"))
-                net_none = true;
-        else if (net && strcmp(net, "host") && strcmp(net, "default"))
+        if (net && build_network_parse(net, &netmode) < 0)
                 return kiln_err(b->err, -EINVAL, "RUN --network=%s: expected none, host or default", net);
 
         _cleanup_strv_free_ char **argv = NULL;
@@ -850,6 +903,12 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 if (json_is_string(v) && !env_get(st->cfg, key))
                         kiln_strv_push_take(&env, kiln_xasprintf("%s=%s", key, json_string_value(v)));
         }
+        /* Docker's predefined proxy ARGs: given with --build-arg, they reach
+         * RUN without an ARG line (and stay out of the cache key) */
+        json_object_foreach(b->build_args, key, v) {
+                if (build_is_proxy_arg(key) && !json_object_get(st->args, key) && !env_get(st->cfg, key))
+                        kiln_strv_push_take(&env, kiln_xasprintf("%s=%s", key, json_string_value(v)));
+        }
 
         struct step sp;
         int r = step_begin(b, st, &sp);
@@ -875,11 +934,20 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         mkdir_in_root(rootfd, wd, uid, gid);
                 }
         }
-        /* RUN --mount (lib/build/runmount.c): sources and mount points */
-        struct run_from rf = { b, (size_t)(st - b->stages) };
+        /* RUN --mount (lib/build/runmount.c): sources and mount points, its
+         * temporaries in the step's own dir (RUNs of stages at once would
+         * clash over the same names in the build's tmp) */
+        struct run_from rf = { b, (size_t)(st - b->stages), NULL };
+        _cleanup_free_ char *mtmp = kiln_xasprintf("%s/mounts", sp.dir);
+        if (mkdir(mtmp, 0700) < 0) {
+                r = kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+                step_done(&sp);
+                return r;
+        }
         struct kiln_runmount_env me = {
-                .store_root = kiln_store_root(b->s), .tmp = b->tmp, .ctx = b->ctx, .secrets = b->o->secrets,
+                .store_root = kiln_store_root(b->s), .tmp = mtmp, .ctx = b->ctx, .secrets = b->o->secrets,
                 .escape = b->df->escape, .workdir = wd, .from_root = run_from_root, .ud = &rf,
+                .wait_begin = run_wait_begin, .wait_end = run_wait_end,
         };
         struct kiln_runmounts *rm = NULL;
         r = kiln_runmounts_setup(&me, in, sp.merged, &rm, b->err);
@@ -889,6 +957,24 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         }
         char id[40];
         snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), b->step);
+        /* the network (runnet.c); on the bridge, /etc/hosts and resolv.conf
+         * are bind-mounted: never in the layer */
+        char hostname[13];
+        snprintf(hostname, sizeof(hostname), "%.12s", id); /* the spec's default hostname */
+        struct build_runnet rn;
+        r = build_runnet_setup(b->s, netmode, sp.dir, hostname, &b->net_fallback, run_warn, b, &rn, b->err);
+        if (r >= 0 && rn.net) {
+                r = kiln_runmounts_add_file(rm, sp.merged, rn.hosts_path, "/etc/hosts", b->err);
+                if (r >= 0)
+                        r = kiln_runmounts_add_file(rm, sp.merged, rn.resolv_path, "/etc/resolv.conf", b->err);
+        }
+        if (r < 0) {
+                build_runnet_done(&rn);
+                kiln_runmounts_clean_upper(rm, sp.upper);
+                kiln_runmounts_free(rm);
+                step_done(&sp);
+                return r;
+        }
         char *const none_ep[] = { (char *)"", NULL };
         struct kiln_run_opts ro = {
                 .id = id,
@@ -897,7 +983,8 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 .user = json_string_value(json_object_get(cfg_obj(st), "User")),
                 .entrypoint = none_ep,
                 .cmd = argv,
-                .netns = net_none ? KILN_NETNS_PRIVATE : KILN_NETNS_HOST,
+                .netns = rn.netns,
+                .netns_path = rn.net ? rn.net->netns_path : NULL,
         };
         /* the RUN --mount mounts, and a "#!" heredoc's script after them */
         size_t n_rm = 0;
@@ -931,14 +1018,21 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 co.stdin_fd = devnull;
                 co.stdout_fd = out;
                 co.stderr_fd = out;
-                kiln_rt_delete(b->state_root, id, true, NULL);
-                kiln_store_db_suspend(b->s);
-                r = kiln_rt_run(b->state_root, id, &co, false, &status, b->err);
-                int r2 = kiln_store_db_resume(b->s, r < 0 ? NULL : b->err);
-                kiln_rt_delete(b->state_root, id, true, NULL);
-                if (r >= 0)
-                        r = r2;
+                if (b->sched) { /* stages on threads: through a helper process (parallel.c) */
+                        struct kiln_error *mine = b->err;
+                        r = build_sched_run_container(b->sched, b->state_root, id, &co, &status, mine);
+                        b->err = mine;
+                } else {
+                        kiln_rt_delete(b->state_root, id, true, NULL);
+                        kiln_store_db_suspend(b->s);
+                        r = kiln_rt_run(b->state_root, id, &co, false, &status, b->err);
+                        int r2 = kiln_store_db_resume(b->s, r < 0 ? NULL : b->err);
+                        kiln_rt_delete(b->state_root, id, true, NULL);
+                        if (r >= 0)
+                                r = r2;
+                }
         }
+        build_runnet_done(&rn); /* the address and namespace go before anything else */
         if (r >= 0 && status != 0)
                 r = kiln_err(b->err, -KILN_EFORMAT, "process \"%s\" did not complete successfully: exit code: %d",
                              created_by, status);
@@ -1101,6 +1195,22 @@ static bool ctx_skip(void *ud, const char *rel, bool is_dir)
         return kiln_buildctx_is_excluded(sc->ctx, full, is_dir) == KILN_BUILDCTX_EXCLUDED;
 }
 
+/* kiln_copy_tree_at without the scheduler's lock (stages on threads): it
+ * writes the stage's own rootfs and reads the context or a finished
+ * stage's read-only view; its skip filters only read the ignore rules. */
+static int copy_tree(struct build *b, int sfd, const struct stat *st, bool contents, int dfd, const char *name,
+                     struct kiln_copy_opts *co)
+{
+        struct kiln_error *mine = unlock_build(b);
+        if (b->sched)
+                build_sched_work_begin(b->sched);
+        int r = kiln_copy_tree_at(sfd, st, contents, dfd, name, co, NULL, mine);
+        if (b->sched)
+                build_sched_work_end(b->sched);
+        lock_build(b, mine);
+        return r;
+}
+
 /* Copy one source object to dest (absolute, cleaned) in the rootfs. */
 static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, const char *dest, bool dest_dir,
                     struct kiln_copy_opts *co)
@@ -1112,12 +1222,12 @@ static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, con
         if (S_ISDIR(st.st_mode)) {
                 /* a directory's contents go into dest */
                 if (!strcmp(dest, "/"))
-                        return kiln_copy_tree_at(sfd, &st, true, rootfd, ".", co, NULL, b->err);
+                        return copy_tree(b, sfd, &st, true, rootfd, ".", co);
                 const char *base;
                 int pfd = kiln_fs_open_parent_in_root(rootfd, dest + 1, true, &base);
                 if (pfd < 0)
                         return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
-                r = kiln_copy_tree_at(sfd, &st, true, pfd, base, co, NULL, b->err);
+                r = copy_tree(b, sfd, &st, true, pfd, base, co);
                 close(pfd);
                 return r;
         }
@@ -1134,7 +1244,7 @@ static int copy_one(struct build *b, int rootfd, int sfd, const char *shown, con
         int pfd = kiln_fs_open_parent_in_root(rootfd, t, true, &base);
         if (pfd < 0)
                 return kiln_err(b->err, pfd, "%s: %s", dest, kiln_strerror(pfd));
-        r = kiln_copy_tree_at(sfd, &st, false, pfd, base, co, NULL, b->err);
+        r = copy_tree(b, sfd, &st, false, pfd, base, co);
         close(pfd);
         return r;
 }
@@ -1646,7 +1756,10 @@ static int cache_step_text(struct build *b, struct bstage *st, struct kiln_df_in
                 /* env, user, workdir, shell are in the config; ARGs are not */
                 put_json(t, "config", cfg_obj(st));
                 put_json(t, "args", st->args);
-                kiln_buf_printf(t, "network_none:%d\n", b->o->network_none);
+                /* the network: RUN --network= is among the flags above;
+                 * kiln build --network counts for the RUN steps without it */
+                if (!kiln_df_flag_value(in, "network"))
+                        kiln_buf_printf(t, "network:%d\n", (int)b->o->network);
                 /* what a bind mount shows the RUN: its source's content (a
                  * secret's or a cache mount's content is not part of the key,
                  * as in BuildKit) */
@@ -1963,7 +2076,8 @@ static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df
         return 0;
 }
 
-static int build_stage(struct build *b, size_t idx)
+/* The stage's steps, in order (build_stage: after the stages it needs). */
+static int stage_body(struct build *b, size_t idx)
 {
         struct bstage *st = &b->stages[idx];
         if (st->done)
@@ -1976,13 +2090,6 @@ static int build_stage(struct build *b, size_t idx)
         int r = kiln_df_expand(fromin, b->df->escape, fname(b), meta_lookup, b->meta_args, b->err);
         if (r < 0)
                 return r;
-        const char *platform = kiln_df_flag_value(fromin, "platform");
-        if (platform) {
-                _cleanup_free_ char *host = kiln_xasprintf("%s/%s", kiln_platform_os(), kiln_platform_arch());
-                if (strcmp(platform, host) && !kiln_startswith(platform, host))
-                        return kiln_err(b->err, -KILN_EUNSUPPORTED, "%s:%u: FROM --platform=%s: only the host platform (%s) is supported",
-                                        fname(b), fromin->start_line, platform, host);
-        }
         size_t total = ds->count + 1;
         b->step++;
         progress(b, "#%u [%s 1/%zu] FROM %s\n", b->step, st->label, total, fromin->base);
@@ -2010,6 +2117,8 @@ static int build_stage(struct build *b, size_t idx)
                 return r;
         for (size_t i = ds->first; i < ds->first + ds->count; i++) {
                 struct kiln_df_instruction *in = &b->df->instructions[i];
+                if (b->sched && build_sched_cancelled(b->sched)) /* another stage failed */
+                        return kiln_err(b->err, -ECANCELED, "build cancelled");
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
                 if (r < 0)
                         return r;
@@ -2029,6 +2138,32 @@ static int build_stage(struct build *b, size_t idx)
         st->busy = false;
         st->done = true;
         return 0;
+}
+
+/* A stage, once: with stages on threads, one another thread builds is
+ * waited for (parallel.c), one nobody builds yet is built here. */
+static int build_stage(struct build *b, size_t idx)
+{
+        if (!b->sched)
+                return stage_body(b, idx);
+        struct kiln_error *mine = b->err;
+        int c = build_sched_claim(b->sched, idx);
+        b->err = mine;
+        if (c < 0)
+                return kiln_err(b->err, c, "build cancelled");
+        if (c == 0)
+                return 0;
+        int r = stage_body(b, idx);
+        build_sched_finish(b->sched, idx, r, b->err);
+        return r;
+}
+
+/* A stage on a scheduler thread: its own error buffer */
+static int stage_job(void *ud, size_t idx, struct kiln_error *err)
+{
+        struct build *b = ud;
+        b->err = err;
+        return stage_body(b, idx);
 }
 
 /* ---- the result ---- */
@@ -2114,6 +2249,55 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
         return r;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FROM --platform of every stage (expanded with the global ARGs, as
+ * BuildKit does for all stages) names the host platform: checked before
+ * anything runs (predef.c). */
+static int check_from_platforms(struct build *b)
+{
+        for (size_t i = 0; i < b->df->n_stages; i++) {
+                const struct kiln_df_instruction *fromin = &b->df->instructions[b->df->stages[i].from];
+                const char *raw = kiln_df_flag_value(fromin, "platform");
+                if (!raw)
+                        continue;
+                struct kiln_shell sh = { .escape = b->df->escape, .lookup = meta_lookup, .userdata = b->meta_args };
+                _cleanup_free_ char *p = NULL;
+                struct kiln_error e = { 0 };
+                int r = kiln_shell_word(&sh, raw, &p, &e);
+                if (r >= 0)
+                        r = build_platform_check(p, &e);
+                if (r < 0)
+                        return kiln_err(b->err, r, "%s:%u: FROM --platform=%s: %s", fname(b), fromin->start_line,
+                                        p ? p : raw, e.msg);
+        }
+        return 0;
+}
+
+/* Docker's warning for --build-arg values no ARG of the build declared
+ * (the predefined proxy and platform ARGs need none). */
+static void warn_unconsumed(struct build *b)
+{
+        struct kiln_buf names = KILN_BUF_INIT;
+        const char *key;
+        json_t *v;
+        _cleanup_strv_free_ char **sorted = NULL;
+        json_object_foreach(b->build_args, key, v) {
+                if (!json_object_get(b->consumed, key) && !build_is_proxy_arg(key) && !build_is_platform_arg(key))
+                        kiln_strv_push(&sorted, key);
+        }
+        if (!sorted)
+                return;
+        qsort(sorted, kiln_strv_len(sorted), sizeof(char *), cmp_str);
+        for (size_t i = 0; sorted[i]; i++)
+                kiln_buf_printf(&names, "%s%s", i ? " " : "", sorted[i]);
+        progress(b, "[Warning] One or more build-args [%s] were not consumed\n", names.data);
+        kiln_buf_free(&names);
+}
+
 int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dockerfile *df,
                const struct kiln_build_opts *o, char **ret_id, struct kiln_error *err)
 {
@@ -2129,13 +2313,24 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                         *eq++ = 0;
                 json_object_set_new(b.build_args, kv, json_string(eq ? eq : ""));
         }
+        b.consumed = json_object();
+        /* the target platform: the host's, the only one kiln builds for
+         * (predef.c); its ARGs are in the global scope, as BuildKit's */
+        struct build_platform tplat;
+        build_platform_host(&tplat);
+        if (o->platform)
+                r = build_platform_check(o->platform, err);
         b.meta_args = json_object();
+        if (r >= 0)
+                build_platform_args(b.meta_args, &tplat, b.build_args);
         for (size_t i = 0; r >= 0 && i < df->n_meta_args; i++) {
                 struct kiln_df_instruction *in = &df->instructions[i];
                 r = kiln_df_expand(in, df->escape, fname(&b), meta_lookup, b.meta_args, err);
                 if (r >= 0)
                         declare_args(&b, in, b.meta_args, true);
         }
+        if (r >= 0)
+                r = check_from_platforms(&b);
         size_t target = df->n_stages - 1;
         if (r >= 0 && o->target) {
                 int t = find_stage(&b, o->target, df->n_stages);
@@ -2166,13 +2361,32 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                         r = kiln_err(err, -errno, "build: mkdir: %s", strerror(errno));
         }
         b.state_root = kiln_container_state_root();
-        if (r >= 0)
-                r = build_stage(&b, target);
+        if (r >= 0) {
+                /* the stage graph: stages that do not need each other are
+                 * built at once, up to o->jobs (stages.c, parallel.c) */
+                struct build_graph g;
+                build_graph_make(df, b.meta_args, b.build_args, target, &g);
+                if (o->jobs != 1 && build_graph_parallel(&g)) {
+                        b.sched = build_sched_new(&g, o->jobs);
+                        struct kiln_error serr = { 0 };
+                        r = build_sched_run(b.sched, stage_job, &b, &serr);
+                        b.err = err;
+                        if (r < 0 && err)
+                                *err = serr;
+                        build_sched_free(b.sched);
+                        b.sched = NULL;
+                } else {
+                        r = build_stage(&b, target);
+                }
+                build_graph_free(&g);
+        }
         if (r >= 0)
                 r = store_result(&b, &b.stages[target], ret_id);
         if (r >= 0)
                 cache_commit(&b); /* build cache: after the image is stored */
         cache_free(&b);
+        if (r >= 0)
+                warn_unconsumed(&b);
         build_downloads_free(b.dl);
 
         for (size_t i = 0; i < df->n_stages; i++) {
@@ -2194,5 +2408,6 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
         free(b.state_root);
         json_decref(b.meta_args);
         json_decref(b.build_args);
+        json_decref(b.consumed);
         return r;
 }

@@ -328,9 +328,18 @@ static int setup_cache(struct kiln_runmounts *m, const struct mspec *s, const ch
                         data = kiln_xasprintf("%s/data", t);
                 }
         } else {
-                int r;
-                while ((r = flock(lfd, !strcmp(sharing, "locked") ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
-                        ;
+                int op = !strcmp(sharing, "locked") ? LOCK_EX : LOCK_SH;
+                int r = flock(lfd, op | LOCK_NB);
+                if (r < 0 && errno == EWOULDBLOCK) {
+                        if (m->env->wait_begin)
+                                m->env->wait_begin(m->env->ud);
+                        while ((r = flock(lfd, op)) < 0 && errno == EINTR)
+                                ;
+                        int e = errno;
+                        if (m->env->wait_end)
+                                m->env->wait_end(m->env->ud);
+                        errno = e;
+                }
                 if (r < 0)
                         return kiln_err(err, -errno, "cache mount lock: %s", strerror(errno));
         }
@@ -591,6 +600,102 @@ int kiln_runmounts_setup(const struct kiln_runmount_env *env, const struct kiln_
                 return r;
         }
         *ret = m;
+        return 0;
+}
+
+/*
+ * dest (absolute, clean) with its symlinks followed inside the root, as the
+ * runtime would resolve them (".." stops at the root, an absolute target
+ * starts again from it); the part from the first missing component on is
+ * kept as written. At most 40 symlinks (-ELOOP). Caller frees *ret.
+ */
+static int resolve_in_root(int rootfd, const char *dest, char **ret)
+{
+        _cleanup_free_ char *todo = kiln_xstrdup(dest);
+        struct kiln_buf done = KILN_BUF_INIT; /* resolved so far: "/a/b", symlink-free */
+        kiln_buf_puts(&done, "");
+        int hops = 0;
+        char *p = todo;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *slash = strchr(p, '/');
+                size_t n = slash ? (size_t)(slash - p) : strlen(p);
+                char *rest = slash ? slash : p + n;
+                if (n == 1 && p[0] == '.') {
+                        p = rest;
+                        continue;
+                }
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        char *last = done.len ? strrchr(done.data, '/') : NULL;
+                        if (last) {
+                                done.len = (size_t)(last - done.data);
+                                done.data[done.len] = 0;
+                        }
+                        p = rest;
+                        continue;
+                }
+                _cleanup_free_ char *cand = kiln_xasprintf("%s/%.*s", done.len ? done.data : "", (int)n, p);
+                struct stat sb;
+                if (fstatat(rootfd, cand + 1, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+                        /* missing: the rest as written */
+                        _cleanup_free_ char *all = kiln_xasprintf("%s%s", cand, rest);
+                        kiln_buf_free(&done);
+                        *ret = kiln_buildctx_clean_abs(all);
+                        return 0;
+                }
+                if (!S_ISLNK(sb.st_mode)) {
+                        kiln_buf_free(&done);
+                        kiln_buf_puts(&done, cand);
+                        p = rest;
+                        continue;
+                }
+                if (++hops > 40) {
+                        kiln_buf_free(&done);
+                        return -ELOOP;
+                }
+                char target[PATH_MAX];
+                ssize_t tl = readlinkat(rootfd, cand + 1, target, sizeof(target) - 1);
+                if (tl < 0) {
+                        int e = -errno;
+                        kiln_buf_free(&done);
+                        return e;
+                }
+                target[tl] = 0;
+                if (target[0] == '/') {
+                        kiln_buf_free(&done);
+                        kiln_buf_puts(&done, "");
+                }
+                char *next = kiln_xasprintf("%s%s", target, rest);
+                free(todo);
+                todo = next;
+                p = todo;
+        }
+        *ret = done.len ? kiln_buf_steal(&done) : (kiln_buf_free(&done), kiln_xstrdup("/"));
+        return 0;
+}
+
+int kiln_runmounts_add_file(struct kiln_runmounts *m, const char *rootfs, const char *source, const char *dest,
+                            struct kiln_error *err)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return kiln_err(err, -errno, "%s: %s", rootfs, strerror(errno));
+        /* a symlink (Ubuntu's /etc/resolv.conf -> ../run/systemd/...) is
+         * followed in the root, so that the mount point is made, and removed
+         * again, where the RUN will see the file */
+        _cleanup_free_ char *real = NULL;
+        int r = resolve_in_root(rootfd, dest, &real);
+        if (r < 0)
+                return kiln_err(err, r, "mount point %s: %s", dest, kiln_strerror(r));
+        if (!strcmp(real, "/"))
+                return kiln_err(err, -EISDIR, "mount point %s: resolves to /", dest);
+        r = make_mount_point(m, rootfd, real, true, err);
+        if (r < 0)
+                return r;
+        add_req(m, "bind", kiln_xstrdup(source), TAKE_PTR(real), false, NULL);
         return 0;
 }
 

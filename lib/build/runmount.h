@@ -22,6 +22,10 @@ struct kiln_runmount_env {
          * kiln_runmounts_free(), which unmounts it when *ret_mounted */
         int (*from_root)(void *ud, const char *from, char **ret_path, bool *ret_mounted,
                          struct kiln_error *err);
+        /* around a wait for a cache mount's lock (may be NULL): stages on
+         * threads let go of the scheduler's lock meanwhile */
+        void (*wait_begin)(void *ud);
+        void (*wait_end)(void *ud);
         void *ud;
 };
 
@@ -32,6 +36,11 @@ struct kiln_runmounts;
  * make the mount points in rootfs. On error nothing is left behind. */
 int kiln_runmounts_setup(const struct kiln_runmount_env *env, const struct kiln_df_instruction *in,
                          const char *rootfs, struct kiln_runmounts **ret, struct kiln_error *err);
+/* One more bind mount of the host file source on dest (absolute, clean)
+ * in rootfs, its mount point made and cleaned as those of --mount: what
+ * RUN on the bridge gets for /etc/hosts and /etc/resolv.conf. */
+int kiln_runmounts_add_file(struct kiln_runmounts *m, const char *rootfs, const char *source, const char *dest,
+                            struct kiln_error *err);
 const struct kiln_mount_req *kiln_runmounts_reqs(const struct kiln_runmounts *m, size_t *ret_n);
 /* After the RUN: remove from upper the mount points setup made (and the
  * copied-up parents that stayed unchanged), as BuildKit leaves none. */

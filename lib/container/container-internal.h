@@ -15,6 +15,11 @@ int ctr_mount_rootfs(struct kiln_store *s, json_t *doc, struct kiln_error *err);
 void ctr_unmount_rootfs(json_t *doc);
 bool ctr_is_mounted(const char *path);
 
+/* /etc/resolv.conf for a container: the host's; without host_network its
+ * loopback nameservers are left out (a private netns cannot reach them).
+ * Caller frees. */
+char *ctr_resolv_conf(bool host_network);
+
 /* Fill an empty volume directory from the image's content at dest. */
 int ctr_volume_fill(const char *rootfs, const char *dest, const char *voldata, struct kiln_error *err);
 

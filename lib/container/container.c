@@ -242,7 +242,7 @@ static int write_file(const char *dir, const char *name, const char *content,
 
 /* resolv.conf for the container: the host's, unless it points at a
  * loopback resolver a private network namespace cannot reach. */
-static char *resolv_conf(bool host_network)
+char *ctr_resolv_conf(bool host_network)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;
@@ -742,7 +742,7 @@ int kiln_container_create(struct kiln_store *s, const struct kiln_container_opts
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                 "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
                 hostname);
-        resolv = resolv_conf(host_net);
+        resolv = ctr_resolv_conf(host_net);
         if ((r = write_file(dir, "hostname", hostname_file, err)) < 0 ||
             (r = write_file(dir, "hosts", hosts, err)) < 0 ||
             (r = write_file(dir, "resolv.conf", resolv, err)) < 0)

@@ -14,6 +14,7 @@
  * bits asked for are touched).
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -358,12 +359,17 @@ fail:;
 /*
  * Create (when missing) and open the mount point for dest inside rootfd:
  * a directory, or an empty file when is_file. Returns an O_PATH fd of the
- * resolved target; nothing outside the rootfs can be reached.
+ * resolved target; nothing outside the rootfs can be reached. A dangling
+ * symlink at dest (Ubuntu's /etc/resolv.conf -> ../run/systemd/resolve/
+ * stub-resolv.conf) is followed inside the root and its target created,
+ * as runc and crun do.
  */
 static int open_mountpoint(int rootfd, const char *dest, bool is_file, bool create)
 {
         _cleanup_free_ char *rel = clean_path(dest);
-        if (*rel && create) {
+        for (int hops = 0;; hops++) {
+                if (!*rel || !create)
+                        return kiln_fs_open_in_root(rootfd, rel, O_PATH, 0);
                 const char *base;
                 _cleanup_close_ int pfd = kiln_fs_open_parent_in_root(rootfd, rel, true, &base);
                 if (pfd < 0)
@@ -371,8 +377,25 @@ static int open_mountpoint(int rootfd, const char *dest, bool is_file, bool crea
                 int r = is_file ? mknodat(pfd, base, S_IFREG | 0644, 0) : mkdirat(pfd, base, 0755);
                 if (r < 0 && errno != EEXIST)
                         return -errno;
+                int fd = kiln_fs_open_in_root(rootfd, rel, O_PATH, 0);
+                if (fd != -ENOENT)
+                        return fd;
+                /* a symlink whose target is missing: create the target */
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+                if (n <= 0)
+                        return fd;
+                if (hops >= 40)
+                        return -ELOOP;
+                target[n] = 0;
+                /* relative targets are joined to dest's directory lexically
+                 * (the kernel still confines the result to the root) */
+                _cleanup_free_ char *joined = target[0] == '/'
+                        ? kiln_xstrdup(target)
+                        : kiln_xasprintf("%.*s%s", (int)(base - rel), rel, target);
+                free(rel);
+                rel = clean_path(joined);
         }
-        return kiln_fs_open_in_root(rootfd, rel, O_PATH, 0);
 }
 
 /* ------------------------------------------------------------------ */

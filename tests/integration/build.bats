@@ -292,7 +292,7 @@ EOF
 	[[ "$output" == *'Dockerfile:2: '*'type=ssh is not supported yet'* ]]
 }
 
-@test "build: RUN --network=none has only loopback, host shares the host's" {
+@test "build: RUN --network=none has only loopback, host shares the host's, default has its own" {
 	cat > "$CTX/Dockerfile" <<'EOF'
 FROM bb:1
 RUN --network=none readlink /proc/self/ns/net > /none && ls /sys/class/net > /ifs && cat /sys/class/net/lo/operstate > /lo
@@ -305,7 +305,9 @@ EOF
 	[ "${lines[0]}" != "$hostns" ]
 	[ "${lines[1]}" = lo ]
 	[ "${lines[2]}" = "$hostns" ]
-	[ "${lines[3]}" = "$hostns" ]
+	# default: a namespace of its own on kiln's bridge (build-net.bats)
+	[ "${lines[3]}" != "$hostns" ]
+	[ "${lines[3]}" != "${lines[0]}" ]
 	[ "${lines[4]}" != down ]
 	printf 'FROM bb:1\nRUN --network=bridge true\n' > "$CTX/Dockerfile"
 	run -1 kiln build -q "$CTX"

@@ -181,3 +181,37 @@ free_port() {
 	run -0 rl ps -aq
 	[ -z "$output" ]
 }
+
+@test "rootless: kiln build; RUN on the default network gets pasta, as kiln run, and stops it after" {
+	rl_import
+	mkdir -p "$RLDIR/ctx"
+	cat >"$RLDIR/ctx/Dockerfile" <<'EOF2'
+FROM bb
+ARG TARGETARCH
+RUN readlink /proc/self/ns/net > /netns && ls /sys/class/net > /ifs && cat /etc/hosts > /hosts && echo "$TARGETARCH" > /arch
+RUN --network=none ls /sys/class/net > /none
+RUN --network=host readlink /proc/self/ns/net > /host
+EOF2
+	chmod -R a+rX "$RLDIR/ctx"
+	before=$(pgrep -u "$RLUSER" pasta | wc -l)
+	run -0 rl build -q -t rb:1 "$RLDIR/ctx"
+	# the step's pasta is gone with it (it exits on the SIGTERM it was sent)
+	for _ in $(seq 50); do
+		[ "$(pgrep -u "$RLUSER" pasta | wc -l)" -eq "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(pgrep -u "$RLUSER" pasta | wc -l)" -eq "$before" ]
+	run -0 rl run --rm --network none rb:1 cat /netns /arch /none /host
+	hostns=$(readlink /proc/self/ns/net)
+	[ "${lines[0]}" != "$hostns" ]
+	[ "${lines[1]}" = "$(dpkg --print-architecture)" ]
+	[ "${lines[2]}" = lo ]
+	[ "${lines[3]}" = "$hostns" ]
+	# pasta's interface (named as the host's) beside lo; the step's name in hosts
+	run -0 rl run --rm --network none rb:1 cat /ifs
+	[ "${#lines[@]}" -ge 2 ]
+	run -0 rl run --rm --network none rb:1 cat /hosts
+	[[ "$output" == *"127.0.1.1	kiln-build-"* ]]
+	# the directory that held pasta's pid file went with it
+	[ ! -e "$RLDIR/home/.local/share/kiln/containers" ] || [ -z "$(ls "$RLDIR/home/.local/share/kiln/containers")" ]
+}

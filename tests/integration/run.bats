@@ -281,3 +281,17 @@ teardown() {
 	run -0 kiln ps -aq
 	[ -n "$output" ]
 }
+
+@test "an image whose /etc/resolv.conf is a dangling symlink runs (Ubuntu's), the target made inside the rootfs" {
+	local root="$BATS_TEST_TMPDIR/ub"
+	cp -a "$(busybox_rootfs)" "$root"
+	rm -f "$root/etc/resolv.conf" "$root/etc/hosts"
+	ln -s ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+	ln -s /nonexistent/hosts "$root/etc/hosts"
+	kiln import "$root" ub:1 >/dev/null
+	run -0 kiln run --rm --network none ub:1 sh -c 'cat /etc/resolv.conf >/dev/null && readlink /etc/resolv.conf && grep -c localhost /etc/hosts'
+	[ "${lines[0]}" = "../run/systemd/resolve/stub-resolv.conf" ]
+	[ "${lines[1]}" -ge 1 ]
+	run -0 kiln run --rm ub:1 sh -c 'test -s /run/systemd/resolve/stub-resolv.conf && echo ok'
+	[ "$output" = ok ]
+}
