@@ -207,3 +207,5 @@ buildah_check() {
 @test "corpus: copy-from-wildcard" { buildah_check copy-from-wildcard; }
 
 @test "corpus: debian-app" { buildah_check debian-app; }
+
+@test "corpus: platform-args" { buildah_check platform-args; }

@@ -184,3 +184,5 @@ corpus_check() {
 @test "corpus: copy-from-wildcard" { corpus_check copy-from-wildcard; }
 
 @test "corpus: debian-app" { corpus_check debian-app; }
+
+@test "corpus: platform-args" { corpus_check platform-args; }
