@@ -734,57 +734,6 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
 
 static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid);
 
-/* Create abs (and its missing parents) in the rootfs; the directories it
- * creates are owned by uid:gid. */
-static int mkdir_in_root(int rootfd, const char *abs, uid_t uid, gid_t gid)
-{
-        if (!strcmp(abs, "/"))
-                return 0;
-        /* the first missing component: from there on, the directories are new */
-        _cleanup_free_ char *prefix = kiln_xstrdup(abs + 1);
-        size_t first_new = SIZE_MAX;
-        for (char *p = prefix;; p++) {
-                if (*p != '/' && *p)
-                        continue;
-                char c = *p;
-                *p = 0;
-                _cleanup_close_ int fd = kiln_fs_open_in_root(rootfd, prefix, O_PATH | O_CLOEXEC, 0);
-                *p = c;
-                if (fd < 0) {
-                        first_new = (size_t)(p - prefix);
-                        break;
-                }
-                if (!c)
-                        break;
-        }
-        if (first_new == SIZE_MAX)
-                return 0;
-        _cleanup_free_ char *px = kiln_xasprintf("%s/x", abs + 1);
-        const char *base;
-        int fd = kiln_fs_open_parent_in_root(rootfd, px, true, &base);
-        if (fd < 0)
-                return fd;
-        close(fd);
-        if (uid == 0 && gid == 0)
-                return 0;
-        /* chown the new ones: every prefix that ends at or after first_new */
-        for (char *p = prefix;; p++) {
-                if (*p != '/' && *p)
-                        continue;
-                char c = *p;
-                if ((size_t)(p - prefix) >= first_new) {
-                        *p = 0;
-                        _cleanup_close_ int dfd = kiln_fs_open_in_root(rootfd, prefix, O_PATH | O_CLOEXEC, 0);
-                        *p = c;
-                        if (dfd < 0 || fchownat(dfd, "", uid, gid, AT_EMPTY_PATH) < 0)
-                                return -errno;
-                }
-                if (!c)
-                        break;
-        }
-        return 0;
-}
-
 static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         _cleanup_free_ char *wd = abs_in_stage(st, in->value);
@@ -797,7 +746,7 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
                 gid_t gid = 0;
                 if (rootfd >= 0)
                         workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
-                r = rootfd < 0 ? -errno : mkdir_in_root(rootfd, wd, uid, gid);
+                r = rootfd < 0 ? -errno : build_mkdir_in_root(rootfd, wd, uid, gid);
                 if (r < 0)
                         kiln_err(b->err, r, "%s: %s", wd, kiln_strerror(r));
         }
@@ -931,7 +880,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         uid_t uid;
                         gid_t gid;
                         workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
-                        mkdir_in_root(rootfd, wd, uid, gid);
+                        build_mkdir_in_root(rootfd, wd, uid, gid);
                 }
         }
         /* RUN --mount (lib/build/runmount.c): sources and mount points, its
