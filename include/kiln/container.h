@@ -275,8 +275,9 @@ int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *
  * change by name relative to a directory fd, never through a final
  * symlink; files written to a temporary name and renamed; an existing
  * directory is merged into). With contents and a directory source, its
- * entries go into dst_parent/name (created 0755, or o->mode, when
- * missing). Everything written is owned by o->uid:o->gid, has the permission
+ * entries go into dst_parent/name (created 0755 and owned by o->uid:o->gid
+ * when missing; o->mode does not apply to it, as BuildKit's copy makes it
+ * with MkdirAll before copying the contents). Everything written is owned by o->uid:o->gid, has the permission
  * bits o->mode when it is not 0, and keeps the source's times. o->skip (may
  * be NULL) is asked about every entry below the source (relpath relative to
  * it, "a/b"); true leaves it (and a directory's subtree) out. Files of the

@@ -706,7 +706,7 @@ int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_
                 _cleanup_close_ int dd = make_dir(dst_parent, name);
                 if (dd < 0)
                         return kiln_err(err, dd, "%s: %s", name, kiln_strerror(dd));
-                if (!existed && (fchown(dd, o->uid, o->gid) < 0 || fchmod(dd, c.mode ? c.mode : 0755) < 0))
+                if (!existed && (fchown(dd, o->uid, o->gid) < 0 || fchmod(dd, 0755) < 0))
                         return kiln_err(err, -errno, "%s: %s", name, strerror(errno));
                 r = copy_children(&c, sd, dd, 0);
         } else {
