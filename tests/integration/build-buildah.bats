@@ -209,3 +209,7 @@ buildah_check() {
 @test "corpus: debian-app" { buildah_check debian-app; }
 
 @test "corpus: platform-args" { buildah_check platform-args; }
+
+@test "corpus: cmd-entrypoint" { buildah_check cmd-entrypoint; }
+
+@test "corpus: cmd-reset-stage" { buildah_check cmd-reset-stage; }

@@ -186,3 +186,7 @@ corpus_check() {
 @test "corpus: debian-app" { corpus_check debian-app; }
 
 @test "corpus: platform-args" { corpus_check platform-args; }
+
+@test "corpus: cmd-entrypoint" { corpus_check cmd-entrypoint; }
+
+@test "corpus: cmd-reset-stage" { corpus_check cmd-reset-stage; }
