@@ -11,6 +11,38 @@
 #include "kiln/dockerfile.h"
 #include "kiln/store.h"
 
+/* -o/--output: where the result goes besides (or instead of) the store */
+enum kiln_build_output_type {
+        KILN_BUILD_OUTPUT_LOCAL, /* the target's filesystem written into a directory */
+        KILN_BUILD_OUTPUT_TAR,   /* that filesystem as an uncompressed tar */
+        KILN_BUILD_OUTPUT_OCI,   /* the image as an OCI image-layout tarball (oci-archive) */
+};
+
+struct kiln_build_output {
+        enum kiln_build_output_type type;
+        char *dest; /* a path; "-" (tar, oci): standard output */
+        char *name; /* oci: the image name for index.json's annotations, or NULL */
+};
+
+/*
+ * Parse one -o value as docker build does: "type=local,dest=DIR",
+ * "type=tar,dest=FILE|-", "type=oci,dest=FILE|-[,name=REF]", or the
+ * shorthands "DIR" (local) and "-" (tar on standard output). Errors are one
+ * line ("unknown output type ..."); nothing is checked on disk.
+ * ret's strings are malloc'ed: kiln_build_output_clear().
+ */
+int kiln_build_output_parse(const char *spec, struct kiln_build_output *ret, struct kiln_error *err);
+void kiln_build_output_clear(struct kiln_build_output *o);
+
+/* --squash / --squash-all */
+enum kiln_build_squash {
+        KILN_BUILD_SQUASH_NONE = 0,
+        KILN_BUILD_SQUASH_NEW, /* the final stage's new layers as one (podman/docker --squash) */
+        KILN_BUILD_SQUASH_ALL, /* every layer, the base's too, as one (podman --squash-all) */
+};
+
+struct kiln_progress;
+
 /* kiln build --network: what RUN steps get unless they say RUN --network= */
 enum kiln_build_network {
         KILN_BUILD_NETWORK_DEFAULT = 0, /* a netns of the step's own, as kiln run: kiln's bridge
@@ -40,6 +72,13 @@ struct kiln_build_opts {
         bool has_source_date_epoch;    /* reproducible: config and history "created" are
                                           source_date_epoch, layer mtimes clamped to it */
         int64_t source_date_epoch;
+        const struct kiln_build_output *outputs; /* -o: written after the build, before the store */
+        size_t n_outputs;
+        bool no_store;                 /* -o without -t: the image (config, manifest, name) is not
+                                          stored, only the build cache's layers are */
+        enum kiln_build_squash squash;
+        struct kiln_progress *progress; /* step lines and RUN output (progress.c); overrides
+                                           progress_fd when set */
         unsigned jobs;                 /* stages built at once, each as soon as the
                                           stages it needs are done: 1 = one after
                                           the other (in order); 0 = no limit */
@@ -54,7 +93,9 @@ struct kiln_build_opts {
  * store's tmp until the end; temporaries are removed either way; base
  * layers may be unpacked, as kiln run does). *ret_id (malloc'ed) gets the
  * image ID ("sha256:..."). Errors: one line, "Dockerfile:LINE: ..." for a
- * failing step.
+ * failing step. With o->outputs the result is also written there (before
+ * anything is stored); with o->no_store the image itself (config,
+ * manifest, tags) is not stored, only the build cache's layers are.
  */
 int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dockerfile *df,
                const struct kiln_build_opts *o, char **ret_id, struct kiln_error *err);

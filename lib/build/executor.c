@@ -22,6 +22,7 @@
 #include "kiln/fs.h"
 #include "kiln/image.h"
 #include "kiln/layer.h"
+#include "kiln/progress.h"
 #include "kiln/runtime.h"
 #include "build-internal.h"
 #include "runmount.h"
@@ -30,6 +31,7 @@
 #include "onbuild.h"
 #include "format.h"
 #include "history.h"
+#include "output.h"
 #include "stages.h"
 #include "predef.h"
 #include "runnet.h"
@@ -62,6 +64,7 @@ struct bstage {
         bool cmd_set;      /* CMD given in this stage (ENTRYPOINT keeps it) */
         char *ckey;        /* build cache: the key of the last step; NULL: uncacheable */
         json_t *onbuild;   /* the base image's ONBUILD triggers, to fire (onbuild.c) */
+        size_t n_base_layers, n_base_hist; /* what FROM gave (--squash keeps them) */
         bool done, busy;
 };
 
@@ -82,6 +85,8 @@ struct build {
         struct kiln_error *err;
         struct cpending *pend; /* build cache: what to record on success */
         size_t n_pend;
+        struct kiln_progress *prog; /* o->progress, or a plain one on o->progress_fd, or NULL */
+        bool own_prog;
         struct build_sched *sched; /* --jobs: stages on threads (parallel.c); NULL: one after the other */
         json_t *consumed;   /* --build-arg names an ARG of the build declared (predef.c) */
         bool net_fallback;  /* the bridge failed once: RUN on default has loopback only */
@@ -100,20 +105,19 @@ static const char *fname(struct build *b)
 static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(struct build *b, const char *fmt, ...)
 {
-        if (b->o->progress_fd < 0)
+        if (!b->prog)
                 return;
         /* one write a line: stages on threads write between each other's
          * lines (under the scheduler's lock), never inside one */
         va_list ap;
         va_start(ap, fmt);
-        char *line = NULL;
-        int n = vasprintf(&line, fmt, ap);
+        char *m = NULL;
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
         va_end(ap);
-        if (n < 0)
-                return;
-        if (n > 0)
-                (void)!write(b->o->progress_fd, line, (size_t)n);
-        free(line);
+        if (m)
+                kiln_progress_message(b->prog, "%s", m);
+        free(m);
 }
 
 /* Let go of the scheduler's lock (stages on threads) for a wait or work on
@@ -807,6 +811,7 @@ static void run_warn(void *ud, const char *msg)
 
 static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
+        unsigned sn = b->step; /* its progress step (a --mount=from may build a stage) */
         for (size_t k = 0; k < in->n_flags; k++)
                 if (strcmp(in->flags[k].name, "network") && strcmp(in->flags[k].name, "mount"))
                         return kiln_err(b->err, -KILN_EUNSUPPORTED, "RUN --%s is not supported yet",
@@ -905,7 +910,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 return r;
         }
         char id[40];
-        snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), b->step);
+        snprintf(id, sizeof(id), "kiln-build-%d-%u", (int)getpid(), sn); /* this step's own number */
         /* the network (runnet.c); on the bridge, /etc/hosts and resolv.conf
          * are bind-mounted: never in the layer */
         char hostname[13];
@@ -961,7 +966,11 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         }
         if (r >= 0) {
                 _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-                int out = b->o->progress_fd >= 0 ? b->o->progress_fd : devnull;
+                /* the output goes to the step's progress (progress.c) */
+                int out = devnull;
+                if (kiln_progress_get_mode(b->prog) != KILN_PROGRESS_QUIET &&
+                    kiln_progress_pipe_open(b->prog, sn, &out) < 0)
+                        out = devnull;
                 struct kiln_rt_create_opts co = KILN_RT_CREATE_OPTS_INIT;
                 co.bundle = sp.dir;
                 co.stdin_fd = devnull;
@@ -980,6 +989,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         if (r >= 0)
                                 r = r2;
                 }
+                kiln_progress_pipe_close(b->prog, sn); /* the container is gone: all read */
         }
         build_runnet_done(&rn); /* the address and namespace go before anything else */
         if (r >= 0 && status != 0)
@@ -2012,10 +2022,12 @@ static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df
                         m = strstr(m, ": ") ? strstr(m, ": ") + 2 : xerr.msg;
                         kiln_err(b->err, r, "%s", m);
                 }
-                b->step++;
-                progress(b, "#%u [%s 1/1] ONBUILD %s\n", b->step, st->label, o);
+                unsigned sn = ++b->step;
+                _cleanup_free_ char *text = kiln_xasprintf("ONBUILD %s", o);
+                kiln_progress_step_begin(b->prog, sn, st->label, 1, 1, text, false);
                 if (r >= 0)
                         r = dispatch(b, st, in, idx);
+                kiln_progress_step_end(b->prog, sn, r >= 0);
                 if (r < 0)
                         return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ONBUILD %.200s: ", fname(b),
                                                fromin->start_line, fromin->base, o);
@@ -2041,7 +2053,9 @@ static int stage_body(struct build *b, size_t idx)
                 return r;
         size_t total = ds->count + 1;
         b->step++;
-        progress(b, "#%u [%s 1/%zu] FROM %s\n", b->step, st->label, total, fromin->base);
+        unsigned from_step = b->step;
+        _cleanup_free_ char *from_text = kiln_xasprintf("FROM %s", fromin->base);
+        kiln_progress_step_begin(b->prog, from_step, st->label, 1, total, from_text, false);
         int j = find_stage(b, fromin->base, idx);
         if (j >= 0) {
                 r = build_stage(b, (size_t)j);
@@ -2052,10 +2066,15 @@ static int stage_body(struct build *b, size_t idx)
                 stage_scratch(st);
         } else {
                 r = stage_from_image(b, st, fromin->base);
-                if (r < 0)
+                if (r < 0) {
+                        kiln_progress_step_end(b->prog, from_step, false);
                         return kiln_err_prefix(b->err, r, "%s:%u: FROM %s: ", fname(b), fromin->start_line, fromin->base);
+                }
         }
+        kiln_progress_step_end(b->prog, from_step, true);
         st->args = json_object();
+        st->n_base_layers = st->n_layers; /* --squash */
+        st->n_base_hist = json_array_size(json_object_get(st->cfg, "history"));
         if (json_array_size(st->onbuild)) {
                 /* the triggers' steps are not in the cache's chain of keys */
                 free(st->ckey);
@@ -2075,12 +2094,12 @@ static int stage_body(struct build *b, size_t idx)
                 r = cache_step_begin(b, st, in, idx, &cs);
                 if (r < 0)
                         return in_fail(b, in, r);
-                b->step++;
-                progress(b, "#%u [%s %zu/%zu] %s%s\n", b->step, st->label, i - ds->first + 2, total, in->original,
-                         cs.hit ? " CACHED" : "");
+                unsigned sn = ++b->step; /* (a COPY --from may build a stage: more steps) */
+                kiln_progress_step_begin(b->prog, sn, st->label, i - ds->first + 2, total, in->original, cs.hit);
                 /* a build cache hit was applied already */
                 r = cs.skip ? 0 : dispatch(b, st, in, idx);
                 r = cache_step_end(b, st, &cs, r);
+                kiln_progress_step_end(b->prog, sn, r >= 0);
                 if (r < 0)
                         return in_fail(b, in, r);
         }
@@ -2117,6 +2136,15 @@ static int stage_job(void *ud, size_t idx, struct kiln_error *err)
 
 /* ---- the result ---- */
 
+/* -o/--output (output.c): the target's image, written before anything is
+ * committed to the store */
+static int write_outputs(struct build *b, struct bstage *st, const char *craw, size_t clen,
+                         const struct kiln_descriptor *cdesc, const char *mraw, size_t mlen,
+                         const struct kiln_descriptor *descs);
+
+/* The image of the target stage: config and manifest made in memory, then
+ * the -o outputs written, then (unless o->no_store) layers committed and
+ * config, manifest and tags stored. */
 static int store_result(struct build *b, struct bstage *st, char **ret_id)
 {
         json_t *cfg = st->cfg;
@@ -2145,8 +2173,7 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                 json_array_append_new(hist, json_pack("{s:s, s:s, s:b}", "created", created, "created_by", by,
                                                       "empty_layer", 1));
         }
-        struct kiln_descriptor *descs = kiln_xcalloc(st->n_layers + 1, sizeof(*descs));
-        int r = 0;
+        _cleanup_free_ struct kiln_descriptor *descs = kiln_xcalloc(st->n_layers + 1, sizeof(*descs));
         for (size_t i = 0; i < st->n_layers; i++) {
                 struct slayer *l = &st->layers[i];
                 if (l->bl < 0) {
@@ -2154,16 +2181,6 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                         continue;
                 }
                 struct blayer *bl = &b->bl[l->bl];
-                if (!bl->committed) {
-                        r = kiln_blob_writer_commit_known(bl->w, &bl->info.digest, b->err);
-                        bl->w = NULL;
-                        bl->committed = true;
-                        if (r >= 0)
-                                r = kiln_store_layer_record(b->s, &bl->info.digest, &bl->info.diff_id,
-                                                            bl->info.uncompressed_size, b->err);
-                        if (r < 0)
-                                break;
-                }
                 descs[i] = (struct kiln_descriptor){
                         .media_type = (char *)kiln_compression_media_type(bl->info.compression),
                         .digest = bl->info.digest,
@@ -2175,27 +2192,259 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                                                                                      : KILN_MT_OCI_CONFIG) };
         if (!b->o->docker_format)
                 build_config_oci(cfg);
-        if (r >= 0) {
-                size_t clen;
-                craw = kiln_json_dump(cfg, &clen);
-                cdesc.size = (int64_t)clen;
-                r = kiln_store_blob_put(b->s, craw, clen, &cdesc.digest, b->err);
-        }
-        size_t mlen = 0;
-        if (r >= 0) {
-                r = build_manifest(b->o->docker_format, &cdesc, descs, st->n_layers, &mraw, &mlen);
+        size_t clen, mlen = 0;
+        craw = kiln_json_dump(cfg, &clen);
+        cdesc.size = (int64_t)clen;
+        kiln_digest_buf(KILN_DIGEST_SHA256, craw, clen, &cdesc.digest);
+        int r = build_manifest(b->o->docker_format, &cdesc, descs, st->n_layers, &mraw, &mlen);
+        if (r < 0)
+                return kiln_err(b->err, r, "build manifest: %s", kiln_strerror(r));
+        if (b->o->n_outputs) {
+                r = write_outputs(b, st, craw, clen, &cdesc, mraw, mlen, descs);
                 if (r < 0)
-                        kiln_err(b->err, r, "build manifest: %s", kiln_strerror(r));
+                        return r;
         }
-        free(descs);
-        struct kiln_digest md;
-        if (r >= 0)
-                r = kiln_store_blob_put(b->s, mraw, mlen, &md, b->err);
-        if (r >= 0)
-                r = kiln_store_image_add(b->s, &md, b->o->tags, b->o->n_tags, NULL, b->err);
+        if (!b->o->no_store) {
+                for (size_t i = 0; r >= 0 && i < st->n_layers; i++) {
+                        struct slayer *l = &st->layers[i];
+                        if (l->bl < 0 || b->bl[l->bl].committed)
+                                continue;
+                        struct blayer *bl = &b->bl[l->bl];
+                        r = kiln_blob_writer_commit_known(bl->w, &bl->info.digest, b->err);
+                        bl->w = NULL;
+                        bl->committed = true;
+                        if (r >= 0)
+                                r = kiln_store_layer_record(b->s, &bl->info.digest, &bl->info.diff_id,
+                                                            bl->info.uncompressed_size, b->err);
+                }
+                struct kiln_digest cd, md;
+                if (r >= 0)
+                        r = kiln_store_blob_put(b->s, craw, clen, &cd, b->err);
+                if (r >= 0)
+                        r = kiln_store_blob_put(b->s, mraw, mlen, &md, b->err);
+                if (r >= 0)
+                        r = kiln_store_image_add(b->s, &md, b->o->tags, b->o->n_tags, NULL, b->err);
+        }
         if (r >= 0)
                 *ret_id = kiln_xstrdup(cdesc.digest.str);
         return r;
+}
+
+/* ---- outputs (-o, output.c) and --squash ---- */
+
+/* A read-only overlay of layers[0..n) (top last) over the empty dir, so
+ * whiteouts are applied even for a single layer; none: the empty dir. */
+static int mount_layers(struct build *b, const struct slayer *layers, size_t n, char **ret_path, bool *ret_mounted)
+{
+        *ret_mounted = false;
+        if (!n) {
+                *ret_path = kiln_xstrdup(b->empty);
+                return 0;
+        }
+        struct kiln_buf buf = KILN_BUF_INIT;
+        for (size_t i = n; i-- > 0;)
+                kiln_buf_printf(&buf, "%s:", layers[i].path);
+        kiln_buf_puts(&buf, b->empty);
+        _cleanup_free_ char *low = kiln_buf_steal(&buf);
+        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s", low);
+        if (strlen(data) >= 4096)
+                return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
+        char *d = new_dir(b, "view");
+        if (!d)
+                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
+        if (mount("overlay", d, "overlay", MS_RDONLY, data) < 0) {
+                int e = errno;
+                rmdir(d);
+                free(d);
+                return kiln_err(b->err, -e, "build: mount the layers: %s", strerror(e));
+        }
+        *ret_path = d;
+        *ret_mounted = true;
+        return 0;
+}
+
+/* type=local and type=tar: the target stage's filesystem */
+static int write_fs_outputs(struct build *b, struct bstage *st)
+{
+        bool any = false;
+        for (size_t i = 0; i < b->o->n_outputs; i++)
+                any = any || b->o->outputs[i].type != KILN_BUILD_OUTPUT_OCI;
+        if (!any)
+                return 0;
+        int r = cache_unpack(b, st);
+        if (r < 0)
+                return r;
+        char *path = NULL;
+        bool mounted;
+        r = mount_layers(b, st->layers, st->n_layers, &path, &mounted);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int rfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                r = kiln_err(b->err, -errno, "build: open the result: %s", strerror(errno));
+        for (size_t i = 0; r >= 0 && i < b->o->n_outputs; i++) {
+                const struct kiln_build_output *out = &b->o->outputs[i];
+                if (out->type == KILN_BUILD_OUTPUT_LOCAL)
+                        r = build_output_local(rfd, out->dest, b->err);
+                else if (out->type == KILN_BUILD_OUTPUT_TAR)
+                        r = build_output_tar(rfd, out->dest,
+                                             b->o->has_source_date_epoch ? b->o->source_date_epoch : -1, b->err);
+        }
+        close(TAKE_FD(rfd));
+        view_unmount(path, mounted);
+        return r;
+}
+
+/* type=oci: the image's blobs, new layers read from their writers' temp
+ * files (nothing is committed yet) */
+static int write_outputs(struct build *b, struct bstage *st, const char *craw, size_t clen,
+                         const struct kiln_descriptor *cdesc, const char *mraw, size_t mlen,
+                         const struct kiln_descriptor *descs)
+{
+        bool any = false;
+        for (size_t i = 0; i < b->o->n_outputs; i++)
+                any = any || b->o->outputs[i].type == KILN_BUILD_OUTPUT_OCI;
+        if (!any)
+                return 0;
+        struct build_output_image img = {
+                .manifest = mraw, .manifest_len = mlen, .config = craw, .config_len = clen,
+                .manifest_media_type = b->o->docker_format ? KILN_MT_DOCKER_MANIFEST : KILN_MT_OCI_MANIFEST,
+                .config_digest = cdesc->digest, .n_layers = st->n_layers,
+                .mtime = b->o->has_source_date_epoch ? b->o->source_date_epoch : (int64_t)time(NULL),
+        };
+        kiln_digest_buf(KILN_DIGEST_SHA256, mraw, mlen, &img.manifest_digest);
+        struct build_output_layer *ls = kiln_xcalloc(st->n_layers + 1, sizeof(*ls));
+        for (size_t i = 0; i < st->n_layers; i++)
+                ls[i].fd = -1;
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < st->n_layers; i++) {
+                ls[i].digest = descs[i].digest;
+                ls[i].size = descs[i].size;
+                struct slayer *l = &st->layers[i];
+                if (l->bl >= 0 && b->bl[l->bl].w) {
+                        ls[i].fd = fcntl(kiln_blob_writer_fd(b->bl[l->bl].w), F_DUPFD_CLOEXEC, 3);
+                        if (ls[i].fd < 0)
+                                r = kiln_err(b->err, -errno, "build: dup: %s", strerror(errno));
+                } else {
+                        r = kiln_store_blob_open(b->s, &descs[i].digest, &ls[i].fd, NULL, b->err);
+                }
+        }
+        img.layers = ls;
+        const char *name = b->o->n_tags ? b->o->tags[0] : NULL;
+        for (size_t i = 0; r >= 0 && i < b->o->n_outputs; i++) {
+                const struct kiln_build_output *out = &b->o->outputs[i];
+                if (out->type == KILN_BUILD_OUTPUT_OCI)
+                        r = build_output_oci(out->dest, out->name ? out->name : name, &img, b->err);
+        }
+        for (size_t i = 0; i < st->n_layers; i++)
+                if (ls[i].fd >= 0)
+                        close(ls[i].fd);
+        free(ls);
+        return r;
+}
+
+/* layers[keep..) of the stage become one new layer: the difference between
+ * a view of the kept layers and a view of all of them (content compared,
+ * so a base file deleted by a step is a whiteout), or with keep 0 the
+ * whole view */
+static int squash_layers(struct build *b, struct bstage *st, size_t keep)
+{
+        int r = cache_unpack(b, st);
+        if (r < 0)
+                return r;
+        char *lpath = NULL, *upath = NULL;
+        bool lm = false, um = false;
+        r = mount_layers(b, st->layers, keep, &lpath, &lm);
+        if (r >= 0)
+                r = mount_layers(b, st->layers, st->n_layers, &upath, &um);
+        struct kiln_blob_writer *w = NULL;
+        if (r >= 0)
+                r = kiln_blob_writer_new(b->s, &w, b->err);
+        struct kiln_layer_info info;
+        if (r >= 0) {
+                struct kiln_layer_create_opts lo = KILN_LAYER_CREATE_OPTS_INIT;
+                lo.compression = (enum kiln_compression)b->o->compression;
+                lo.level = b->o->compression_level;
+                if (b->o->has_source_date_epoch)
+                        lo.source_date_epoch = b->o->source_date_epoch;
+                _cleanup_close_ int lfd = keep ? open(lpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                _cleanup_close_ int ufd = open(upath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if ((keep && lfd < 0) || ufd < 0)
+                        r = kiln_err(b->err, -errno, "open the layers: %s", strerror(errno));
+                else if (keep)
+                        r = kiln_layer_create_diff(lfd, ufd, 0, kiln_blob_writer_fd(w), &lo, &info, b->err);
+                else
+                        r = kiln_layer_create_dir(ufd, kiln_blob_writer_fd(w), &lo, &info, b->err);
+        }
+        if (lpath)
+                view_unmount(lpath, lm);
+        if (upath)
+                view_unmount(upath, um);
+        if (r < 0) {
+                if (w)
+                        kiln_blob_writer_abort(w);
+                return r;
+        }
+        /* the layers kept, then the squashed one (no unpacked dir: the
+         * filesystem outputs were written before) */
+        for (size_t i = keep; i < st->n_layers; i++) {
+                if (st->layers[i].bl < 0)
+                        kiln_descriptor_clear(&st->layers[i].desc);
+                free(st->layers[i].path);
+        }
+        b->bl = kiln_xrealloc(b->bl, (b->n_bl + 1) * sizeof(*b->bl));
+        b->bl[b->n_bl] = (struct blayer){ .w = w, .info = info };
+        st->layers[keep] = (struct slayer){ .bl = (int)b->n_bl++ };
+        st->n_layers = keep + 1;
+        json_t *ids = json_object_get(json_object_get(st->cfg, "rootfs"), "diff_ids");
+        while (json_array_size(ids) > keep)
+                json_array_remove(ids, json_array_size(ids) - 1);
+        json_array_append_new(ids, json_string(info.diff_id.str));
+        return 0;
+}
+
+/*
+ * --squash: the layers the target stage added on top of its base become
+ * one (podman build --squash); --squash-all: every layer (podman
+ * --squash-all, buildah bud --squash). History as podman 4.3 / buildah
+ * 1.28 write it: the stage's own entries all empty_layer but the last,
+ * which carries the layer; --squash-all drops the base's entries.
+ */
+static int squash_stage(struct build *b, struct bstage *st)
+{
+        bool all = b->o->squash == KILN_BUILD_SQUASH_ALL;
+        size_t keep = all ? 0 : st->n_base_layers, hkeep = st->n_base_hist;
+        if (st->n_layers <= keep)
+                return 0; /* nothing new */
+        if (st->n_layers > keep + 1) {
+                int r = squash_layers(b, st, keep);
+                if (r < 0)
+                        return kiln_err_prefix(b->err, r, "--squash: ");
+        }
+        json_t *hist = json_object_get(st->cfg, "history");
+        if (!json_is_array(hist)) {
+                hist = json_array();
+                json_object_set_new(st->cfg, "history", hist);
+        }
+        if (all) {
+                for (size_t i = 0; i < hkeep && json_array_size(hist); i++)
+                        json_array_remove(hist, 0);
+                hkeep = 0;
+        }
+        if (json_array_size(hist) <= hkeep) { /* nothing of its own: say what the layer is */
+                char created[64];
+                now_rfc3339(b, created, sizeof(created));
+                json_array_append_new(hist, json_pack("{s:s, s:s}", "created", created, "created_by",
+                                                      all ? "kiln build --squash-all" : "kiln build --squash"));
+        }
+        for (size_t i = hkeep; i < json_array_size(hist); i++) {
+                json_t *h = json_array_get(hist, i);
+                if (i + 1 < json_array_size(hist))
+                        json_object_set_new(h, "empty_layer", json_true());
+                else
+                        json_object_del(h, "empty_layer");
+        }
+        return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -2252,7 +2501,11 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
 {
         if (!df->n_stages)
                 return kiln_err(err, -EINVAL, "%s: no FROM instruction", df->filename ? df->filename : "Dockerfile");
-        struct build b = { .s = s, .ctx = ctx, .df = df, .o = o, .err = err };
+        struct build b = { .s = s, .ctx = ctx, .df = df, .o = o, .err = err, .prog = o->progress };
+        if (!b.prog && o->progress_fd >= 0) {
+                b.prog = kiln_progress_new(KILN_PROGRESS_PLAIN, o->progress_fd);
+                b.own_prog = true;
+        }
         int r = 0;
         b.build_args = json_object();
         for (size_t k = 0; o->build_args && o->build_args[k]; k++) {
@@ -2330,6 +2583,10 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                 build_graph_free(&g);
         }
         if (r >= 0)
+                r = write_fs_outputs(&b, &b.stages[target]);
+        if (r >= 0 && o->squash)
+                r = squash_stage(&b, &b.stages[target]);
+        if (r >= 0)
                 r = store_result(&b, &b.stages[target], ret_id);
         if (r >= 0)
                 cache_commit(&b); /* build cache: after the image is stored */
@@ -2355,6 +2612,8 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
         free(b.tmp);
         free(b.empty);
         free(b.state_root);
+        if (b.own_prog)
+                kiln_progress_free(b.prog);
         json_decref(b.meta_args);
         json_decref(b.build_args);
         json_decref(b.consumed);

@@ -357,16 +357,16 @@ static int setup_user(json_t *user, struct kiln_error *err)
                 groups[i] = (gid_t)json_integer_value(json_array_get(ag, i));
         /* setgroups is denied in a user namespace whose setgroups file says
          * "deny" (rootless without newgidmap): keep going without it then */
-        if (setgroups(n, groups) < 0 && !(errno == EPERM && n == 0))
+        if (rt_setgroups(n, groups) < 0 && !(errno == EPERM && n == 0))
                 return kiln_err(err, -errno, "setgroups: %s", strerror(errno));
         json_t *um = json_object_get(user, "umask");
         if (json_is_integer(um))
                 umask((mode_t)json_integer_value(um) & 0777);
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return kiln_err(err, -errno, "prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
-        if (setresgid(gid, gid, gid) < 0)
+        if (rt_setresgid(gid, gid, gid) < 0)
                 return kiln_err(err, -errno, "setresgid %u: %s", (unsigned)gid, strerror(errno));
-        if (setresuid(uid, uid, uid) < 0)
+        if (rt_setresuid(uid, uid, uid) < 0)
                 return kiln_err(err, -errno, "setresuid %u: %s", (unsigned)uid, strerror(errno));
         prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
         return 0;

@@ -9,7 +9,9 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 #include "runtime-internal.h"
 
 /* ---- sync messages on a SOCK_SEQPACKET pair (one message a datagram) ---- */
@@ -96,3 +98,27 @@ int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, struct kiln_error
 
 /* ---- caps.c ---- */
 const char *kiln_cap_name(int c);
+
+/*
+ * setgroups/setresgid/setresuid as bare system calls, for the container's
+ * processes. glibc's wrappers change the credentials of every thread of
+ * the process by signalling the threads on its list and waiting for them;
+ * in a child made by a raw clone(2) of a multi-threaded parent (kiln
+ * build's progress reader, parallel stages) that list names the parent's
+ * threads, which do not exist there, and the wait never ends. The child
+ * has one thread, so the bare call is the same change.
+ */
+static inline int rt_setgroups(size_t n, const gid_t *groups)
+{
+        return (int)syscall(SYS_setgroups, n, groups);
+}
+
+static inline int rt_setresgid(gid_t r, gid_t e, gid_t s)
+{
+        return (int)syscall(SYS_setresgid, r, e, s);
+}
+
+static inline int rt_setresuid(uid_t r, uid_t e, uid_t s)
+{
+        return (int)syscall(SYS_setresuid, r, e, s);
+}

@@ -353,7 +353,7 @@ static int move_fd_above(int fd, int min)
 
 static void set_id_zero(void)
 {
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+        if (rt_setresgid(0, 0, 0) < 0 || rt_setresuid(0, 0, 0) < 0) {
         }
 }
 

@@ -65,7 +65,7 @@ EOF
 	# progress lines stay whole while stages write between each other's
 	for line in "${stderr_lines[@]}"; do
 		if [[ "$line" == \#* ]]; then
-			[[ "$line" =~ ^\#[0-9]+\ \[(server|client|stage-2)\ [0-9]/[0-9]\]\  ]]
+			[[ "$line" =~ ^\#[0-9]+\ (\[(server|client|stage-2)\ [0-9]/[0-9]\]\ |DONE\ [0-9]+\.[0-9]s$) ]]
 		fi
 	done
 	run -0 kiln run --rm meet:1 cat /got
