@@ -8,7 +8,7 @@ CORPUS_PY="$CORPUS_DIR/corpus.py"
 # the base every case builds FROM (its Dockerfiles say corpus/bb:1)
 CORPUS_BASE=corpus/bb:1
 # files of a case directory that are not part of its build context
-CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip buildah.diff setup.sh pre.Dockerfile needs-debian README.md"
+CORPUS_META="expected.json expected.tree expected.err build.args buildah.skip buildah.diff buildah.args setup.sh pre.Dockerfile needs-debian README.md"
 # the realistic base of cases with a needs-debian file: Debian 12 minbase
 CORPUS_DEBIAN=corpus/debian:12
 
@@ -149,10 +149,16 @@ buildah_rootfs() {
 }
 
 # buildah_case_build CASE CTX TAG: as kiln_case_build, with buildah bud
+# (buildah.args, when the case has one, instead of build.args: a flag
+# buildah spells differently)
 buildah_case_build() {
 	local case=$1 ctx=$2 tag=$3
 	local -a args
-	mapfile -t args < <(corpus_args "$case" "$ctx")
+	if [ -f "$CORPUS_DIR/$case/buildah.args" ]; then
+		mapfile -t args < <(grep -v '^[[:space:]]*\(#\|$\)' "$CORPUS_DIR/$case/buildah.args" | sed "s|@CTX@|$ctx|g")
+	else
+		mapfile -t args < <(corpus_args "$case" "$ctx")
+	fi
 	local -a bud=(bud --pull-never --layers --isolation chroot --network host -q "${args[@]}")
 	if [ -f "$CORPUS_DIR/$case/pre.Dockerfile" ]; then
 		buildah_ "${bud[@]}" -f "$CORPUS_DIR/$case/pre.Dockerfile" \

@@ -213,3 +213,7 @@ buildah_check() {
 @test "corpus: cmd-entrypoint" { buildah_check cmd-entrypoint; }
 
 @test "corpus: cmd-reset-stage" { buildah_check cmd-reset-stage; }
+
+@test "corpus: squash" { buildah_check squash; }
+
+@test "corpus: squash-all" { buildah_check squash-all; }

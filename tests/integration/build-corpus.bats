@@ -190,3 +190,7 @@ corpus_check() {
 @test "corpus: cmd-entrypoint" { corpus_check cmd-entrypoint; }
 
 @test "corpus: cmd-reset-stage" { corpus_check cmd-reset-stage; }
+
+@test "corpus: squash" { corpus_check squash; }
+
+@test "corpus: squash-all" { corpus_check squash-all; }
