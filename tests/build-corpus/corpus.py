@@ -9,8 +9,8 @@ files, kiln against buildah).
       a path of BASE_ROOT whose line is the same is left out; a path of
       BASE_ROOT missing from ROOT is "PATH deleted". Times are not compared.
   corpus.py config CONFIG_JSON BASE_CONFIG_JSON [--buildah]
-      The config fields and the history entries after the base's, as JSON
-      (base_history when the image lost some of the base's entries).
+      The config fields, the history entries after the base's and the number
+      of layers (rootfs.diff_ids, the base's included), as JSON.
       --buildah applies the normalisations docs/guide/build-compat.md lists
       (buildah's own label, the content hashes of COPY/ADD history).
 """
@@ -87,8 +87,9 @@ def config(cfg_path, base_path, buildah):
         n += 1
     res["history"] = [{"created_by": h.get("created_by", ""), "empty_layer": bool(h.get("empty_layer"))}
                       for h in hist[n:]]
-    if n < len(bh):  # the base's entries were dropped (--squash-all)
-        res["base_history"] = "%d of the base's %d entries kept" % (n, len(bh))
+    # how many layers the image has, the base's included (--squash-all
+    # leaves one, WORKDIR may add one)
+    res["layers"] = len((cfg.get("rootfs") or {}).get("diff_ids") or [])
     if buildah:
         labels = res["config"]["Labels"]
         if labels is not None:
