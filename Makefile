@@ -14,7 +14,7 @@ FUZZ_BUILD ?= build-fuzz
 # Debian 12 packages: build, libraries, tests, peers, benchmarks.
 DEPS_BUILD = gcc make meson ninja-build pkg-config clang libclang-rt-14-dev git
 DEPS_LIBS = libarchive-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libssl-dev libjansson-dev libsqlite3-dev libseccomp-dev libcap-dev
-DEPS_TEST = libcmocka-dev bats jq busybox-static skopeo umoci oci-image-tool tar gzip zstd xz-utils bzip2 python3 attr \
+DEPS_TEST = libcmocka-dev bats jq busybox-static skopeo buildah debootstrap umoci oci-image-tool tar gzip zstd xz-utils bzip2 python3 attr \
 	crun runc podman conmon uidmap iproute2 nftables passt slirp4netns util-linux procps curl bsdutils \
 	golang-go golang-github-opencontainers-runtime-tools-dev debootstrap debian-archive-keyring
 DEPS_BENCH = hyperfine time pigz

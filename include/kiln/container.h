@@ -276,12 +276,16 @@ int kiln_container_copy_out(struct kiln_store *s, const char *what, const char *
  * symlink; a file is created under its own name when nothing is there
  * (O_EXCL|O_NOFOLLOW: a build step's upper dir is its own), else written to
  * a temporary name and renamed over the target; data copied in the kernel
- * (copy_file_range) where it can; an existing directory is merged into). With contents and a directory source, its
- * entries go into dst_parent/name (created 0755, or o->mode, when
- * missing). Everything written is owned by o->uid:o->gid, has the permission
+ * (copy_file_range, sendfile) where it can; an existing directory is merged
+ * into). With contents and a directory source, its entries go into
+ * dst_parent/name (created 0755 and owned by o->uid:o->gid when missing;
+ * o->mode does not apply to it, as BuildKit's copy makes it with MkdirAll
+ * before copying the contents). Everything written is owned by o->uid:o->gid, has the permission
  * bits o->mode when it is not 0, and keeps the source's times. o->skip (may
  * be NULL) is asked about every entry below the source (relpath relative to
- * it, "a/b"); true leaves it (and a directory's subtree) out.
+ * it, "a/b"); true leaves it (and a directory's subtree) out. Files of the
+ * source that are hard links of each other are hard links of each other in
+ * the copy (as BuildKit's and buildah's COPY; up to 4096 such inodes).
  */
 struct kiln_copy_opts {
         uid_t uid;

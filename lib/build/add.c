@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "add.h"
+#include "build-internal.h"
 #include "kiln/fs.h"
 #include "kiln/layer.h"
 
@@ -40,16 +41,19 @@ int build_add_archive(int sfd, int rootfd, const char *dest, bool set_owner, uid
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return kiln_err(err, -errno, "seek: %s", strerror(errno));
 
-        /* the destination directory, made with its parents */
+        /* the destination directory, made with its parents; those it makes
+         * are --chown's, as BuildKit's unpack (MkdirAll with the chowner) */
         _cleanup_close_ int dfd = -1;
         while (*dest == '/')
                 dest++;
         if (!*dest) {
                 dfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
         } else {
-                _cleanup_free_ char *p = kiln_xasprintf("%s/x", dest);
-                const char *base;
-                dfd = kiln_fs_open_parent_in_root(rootfd, p, true, &base);
+                _cleanup_free_ char *abs = kiln_xasprintf("/%s", dest);
+                r = build_mkdir_in_root(rootfd, abs, set_owner ? uid : 0, set_owner ? gid : 0);
+                if (r < 0)
+                        return kiln_err(err, r, "/%s: %s", dest, kiln_strerror(r));
+                dfd = kiln_fs_open_in_root(rootfd, dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
                 if (dfd < 0)
                         return kiln_err(err, dfd, "/%s: %s", dest, kiln_strerror(dfd));
         }

@@ -36,3 +36,14 @@ void bcache_instruction_text(struct kiln_buf *b, const struct kiln_df_instructio
  * into out; < 0 when a source is missing (the step then runs, uncached,
  * and reports it). */
 int bcache_sources_hash(const struct kiln_buildctx *ctx, char *const *patterns, char out[72]);
+
+/* The PATH a build gives a stage whose base has none (Docker's and buildah's). */
+#define KILN_BUILD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- directories a step makes (mkdir.c) ---- */
+
+#include <sys/types.h>
+/* Make the absolute path abs (and its missing parents) inside rootfd; the
+ * directories this creates are owned by uid:gid (0:0 leaves them root's).
+ * Returns 0 or -errno. */
+int build_mkdir_in_root(int rootfd, const char *abs, uid_t uid, gid_t gid);

@@ -30,6 +30,7 @@
 #include "heredoc.h"
 #include "onbuild.h"
 #include "format.h"
+#include "history.h"
 #include "output.h"
 #include "stages.h"
 #include "predef.h"
@@ -474,6 +475,28 @@ static void stage_clear(struct bstage *st)
 }
 
 /* The stage's starting point from a stored image. */
+/*
+ * A base without PATH in its Env gets the default one appended, as Docker's
+ * builder and buildah (imagebuilder's FromImage) do: RUN steps and the
+ * image's containers then find their commands.
+ */
+static void env_default_path(struct bstage *st)
+{
+        json_t *c = json_object_get(st->cfg, "config");
+        json_t *env = json_object_get(c, "Env");
+        size_t i;
+        json_t *v;
+        json_array_foreach(env, i, v) {
+                if (json_is_string(v) && kiln_startswith(json_string_value(v), "PATH="))
+                        return;
+        }
+        if (!json_is_array(env)) {
+                env = json_array();
+                json_object_set_new(c, "Env", env);
+        }
+        json_array_append_new(env, json_string("PATH=" KILN_BUILD_DEFAULT_PATH));
+}
+
 static int stage_from_image(struct build *b, struct bstage *st, const char *name)
 {
         _cleanup_(kiln_image_freep) struct kiln_image *img = NULL;
@@ -506,6 +529,7 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
                 json_object_del(cc, "OnBuild");
         else
                 json_object_set_new(st->cfg, "config", json_object());
+        env_default_path(st);
         json_t *rootfs = json_object_get(st->cfg, "rootfs");
         if (!json_is_object(rootfs)) {
                 rootfs = json_object();
@@ -523,7 +547,7 @@ static void stage_scratch(struct bstage *st)
 {
         st->cfg = json_pack("{s:s, s:s, s:{s:[s]}, s:{s:s, s:[]}, s:[]}", "architecture", kiln_platform_arch(), "os",
                             kiln_platform_os(), "config", "Env",
-                            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "rootfs", "type",
+                            "PATH=" KILN_BUILD_DEFAULT_PATH, "rootfs", "type",
                             "layers", "diff_ids", "history");
         st->ckey = bcache_key("FROM", "scratch"); /* build cache */
 }
@@ -623,37 +647,19 @@ static json_t *command_json(struct bstage *st, const struct kiln_df_instruction 
         return strv_json(v);
 }
 
-static char *json_compact(json_t *j)
-{
-        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        return s ? s : kiln_xstrdup("");
-}
-
 /* "KEY k=v k2=v2" with the expanded values (history and progress) */
-static char *kv_text(const struct kiln_df_instruction *in)
-{
-        struct kiln_buf buf = KILN_BUF_INIT;
-        kiln_buf_puts(&buf, kiln_df_cmd_name(in->cmd));
-        for (size_t k = 0; k < in->n_kvs; k++)
-                kiln_buf_printf(&buf, " %s=%s", in->kvs[k].key, in->kvs[k].value);
-        return kiln_buf_steal(&buf);
-}
-
 static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
         json_t *c = cfg_obj(st);
-        _cleanup_free_ char *text = NULL;
         switch (in->cmd) {
         case KILN_DF_ENV:
                 for (size_t k = 0; k < in->n_kvs; k++)
                         env_set(st, in->kvs[k].key, in->kvs[k].value);
-                text = kv_text(in);
                 break;
         case KILN_DF_LABEL: {
                 json_t *l = sub_object(c, "Labels");
                 for (size_t k = 0; k < in->n_kvs; k++)
                         json_object_set_new(l, in->kvs[k].key, json_string(in->kvs[k].value));
-                text = kv_text(in);
                 break;
         }
         case KILN_DF_USER:
@@ -725,22 +731,6 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
         default:
                 return kiln_err(b->err, -EINVAL, "internal: not a metadata instruction");
         }
-        if (!text) {
-                /* the instruction as written after its keyword */
-                const char *o = in->original;
-                while (*o == ' ' || *o == '\t')
-                        o++;
-                o += strlen(in->keyword);
-                while (*o == ' ' || *o == '\t')
-                        o++;
-                if (in->cmd == KILN_DF_USER || in->cmd == KILN_DF_STOPSIGNAL)
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), in->value);
-                else if (in->cmd == KILN_DF_CMD || in->cmd == KILN_DF_ENTRYPOINT) {
-                        _cleanup_free_ char *j = json_compact(json_object_get(c, in->cmd == KILN_DF_CMD ? "Cmd" : "Entrypoint"));
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), j);
-                } else
-                        text = kiln_xasprintf("%s %s", kiln_df_cmd_name(in->cmd), o);
-        }
         if (!b->o->docker_format) { /* format.c: buildah's warning, dropped at the end */
                 json_t *v = in->cmd == KILN_DF_SHELL ? json_incref(json_object_get(c, "Shell"))
                                                      : json_string(in->expression ? in->expression : "");
@@ -749,25 +739,14 @@ static int do_metadata(struct build *b, struct bstage *st, struct kiln_df_instru
                 if (w)
                         progress(b, "WARN: %s\n", w);
         }
-        _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s", text);
+        _cleanup_free_ char *by = build_history_nop(in); /* history.c: buildah's text */
         history_add(b, st, by, true);
         return 0;
 }
 
 /* ---- WORKDIR ---- */
 
-static int mkdir_in_root(int rootfd, const char *abs)
-{
-        if (!strcmp(abs, "/"))
-                return 0;
-        _cleanup_free_ char *p = kiln_xasprintf("%s/x", abs + 1);
-        const char *base;
-        int fd = kiln_fs_open_parent_in_root(rootfd, p, true, &base);
-        if (fd < 0)
-                return fd;
-        close(fd);
-        return 0;
-}
+static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid);
 
 static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruction *in)
 {
@@ -777,12 +756,16 @@ static int do_workdir(struct build *b, struct bstage *st, struct kiln_df_instruc
         int r = step_begin(b, st, &sp);
         if (r >= 0) {
                 _cleanup_close_ int rootfd = open(sp.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = rootfd < 0 ? -errno : mkdir_in_root(rootfd, wd);
+                uid_t uid = 0;
+                gid_t gid = 0;
+                if (rootfd >= 0)
+                        workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
+                r = rootfd < 0 ? -errno : build_mkdir_in_root(rootfd, wd, uid, gid);
                 if (r < 0)
                         kiln_err(b->err, r, "%s: %s", wd, kiln_strerror(r));
         }
         if (r >= 0) {
-                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) WORKDIR %s", wd);
+                _cleanup_free_ char *by = build_history_nop(in);
                 r = step_end(b, st, &sp, true, by);
         }
         step_done(&sp);
@@ -867,10 +850,14 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
         }
         if (!argv || !argv[0])
                 return kiln_err(b->err, -EINVAL, "RUN: no command specified");
-        struct kiln_buf by = KILN_BUF_INIT;
-        for (size_t k = 0; argv[k]; k++)
-                kiln_buf_printf(&by, "%s%s", k ? " " : "", argv[k]);
-        _cleanup_free_ char *created_by = kiln_buf_steal(&by);
+        _cleanup_free_ char *created_by = NULL;
+        if (in->n_heredocs) { /* the command with its bodies (buildah has no heredocs) */
+                struct kiln_buf by = KILN_BUF_INIT;
+                for (size_t k = 0; argv[k]; k++)
+                        kiln_buf_printf(&by, "%s%s", k ? " " : "", argv[k]);
+                created_by = kiln_buf_steal(&by);
+        } else /* history.c: buildah's text */
+                created_by = build_history_run(in, st->args, json_object_get(cfg_obj(st), "Env"));
 
         /* the ARGs as environment, unless ENV sets the same name */
         _cleanup_strv_free_ char **env = NULL;
@@ -904,8 +891,12 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                         struct stat sb;
                         had[k] = rootfd >= 0 && fstatat(rootfd, mps[k], &sb, AT_SYMLINK_NOFOLLOW) == 0;
                 }
-                if (rootfd >= 0 && wd && *wd)
-                        mkdir_in_root(rootfd, wd);
+                if (rootfd >= 0 && wd && *wd) {
+                        uid_t uid;
+                        gid_t gid;
+                        workdir_owner(rootfd, json_string_value(json_object_get(cfg_obj(st), "User")), &uid, &gid);
+                        build_mkdir_in_root(rootfd, wd, uid, gid);
+                }
         }
         /* RUN --mount (lib/build/runmount.c): sources and mount points, its
          * temporaries in the step's own dir (RUNs of stages at once would
@@ -1093,6 +1084,58 @@ static int parse_chown(struct build *b, int rootfd, const char *spec, uid_t *ret
         *ret_uid = uid;
         *ret_gid = gid;
         return 0;
+}
+
+/* the gid of the passwd line whose uid is uid */
+static int lookup_gid_of_uid(int rootfd, uint32_t uid, uint32_t *ret_gid)
+{
+        _cleanup_close_ int fd = kiln_fs_open_in_root(rootfd, "/etc/passwd", O_RDONLY, 0);
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (fd < 0 || kiln_fs_read_fd(fd, 4 << 20, &data, &len) < 0)
+                return -ENOENT;
+        char *save = NULL;
+        for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned long u, g;
+                if (sscanf(line, "%*[^:]:%*[^:]:%lu:%lu:", &u, &g) == 2 && u == uid) {
+                        *ret_gid = (uint32_t)g;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/*
+ * The owner of the directories WORKDIR creates: the stage's USER, as
+ * BuildKit and buildah do. A name from the image's /etc/passwd (and
+ * /etc/group); a number alone gets the group of its passwd line, else 0.
+ * An unknown name (RUN would fail on it) leaves them root's.
+ */
+static void workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid)
+{
+        *ret_uid = 0;
+        *ret_gid = 0;
+        if (!user || !*user)
+                return;
+        _cleanup_free_ char *u = kiln_xstrdup(user);
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        uint32_t uid = 0, gid = 0;
+        if (is_number(u)) {
+                uid = (uint32_t)strtoul(u, NULL, 10);
+                if (lookup_gid_of_uid(rootfd, uid, &gid) < 0)
+                        gid = 0;
+        } else if (lookup_id(rootfd, "/etc/passwd", u, &uid, &gid) < 0)
+                return;
+        if (g) {
+                if (is_number(g))
+                        gid = (uint32_t)strtoul(g, NULL, 10);
+                else if (lookup_id(rootfd, "/etc/group", g, &gid, NULL) < 0)
+                        return;
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
 }
 
 struct skip_ctx {
@@ -1527,7 +1570,8 @@ static int do_copy(struct build *b, struct bstage *st, struct kiln_df_instructio
                 close(TAKE_FD(rootfd));
         if (r >= 0) {
                 _cleanup_free_ char *what = copy_history_what(b, in, from, srcs, n, url_digests, n_urls, ex);
-                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, dest);
+                /* the destination as written (after expansion), as buildah */
+                _cleanup_free_ char *by = kiln_xasprintf("/bin/sh -c #(nop) %s %s in %s ", cmd, what, destraw);
                 r = step_end(b, st, &sp, false, by);
         }
         step_done(&sp);
@@ -1555,7 +1599,6 @@ struct cstep {
         bool hit;           /* found in the cache (progress says CACHED) */
         bool skip;          /* its result is applied: run nothing */
         bool record;        /* record the outcome */
-        bool no_hist;       /* ARG: a step without a history entry */
         json_t *hist;       /* cached history entry of a metadata step */
         size_t n_layers, n_hist;
         char *next_key;     /* COPY --link: the stage's key after the step (key does not chain it) */
@@ -1791,24 +1834,23 @@ static int cache_step_begin(struct build *b, struct bstage *st, struct kiln_df_i
         if (r <= 0)
                 return r;
         cs->record = true;
-        cs->no_hist = in->cmd == KILN_DF_ARG; /* recorded for its CACHED mark only */
+
         if (b->o->no_cache)
                 return 0;
         struct kiln_cache_entry e;
         if (kiln_store_cache_get(b->s, cs->key, &e, NULL) < 0)
                 return 0;
         json_t *h = json_loads(e.history, 0, NULL);
-        if (!json_is_object(h) || (e.has_layer && !makes_layer(in->cmd))) {
+        /* (an entry without created_by: an ARG cached before ARG steps had history) */
+        if (!json_is_object(h) || !json_is_string(json_object_get(h, "created_by")) ||
+            (e.has_layer && !makes_layer(in->cmd))) {
                 json_decref(h);
                 kiln_cache_entry_clear(&e);
                 return 0;
         }
         cs->hit = true;
         if (!makes_layer(in->cmd)) {
-                if (cs->no_hist)
-                        json_decref(h);
-                else
-                        cs->hist = h;
+                cs->hist = h;
                 kiln_cache_entry_clear(&e);
                 return 0;
         }
@@ -1844,13 +1886,12 @@ static int cache_step_end(struct build *b, struct bstage *st, struct cstep *cs, 
         size_t nh = json_array_size(hist);
         if (r >= 0 && cs->hist && nh == cs->n_hist + 1)
                 json_array_set(hist, cs->n_hist, cs->hist);
-        if (r >= 0 && cs->record && nh == cs->n_hist + !cs->no_hist) {
+        if (r >= 0 && cs->record && nh == cs->n_hist + 1) {
                 struct cpending p = { .key = kiln_xstrdup(cs->key), .hit = cs->hit, .bl = -1 };
                 if (!cs->hit) {
                         if (st->n_layers == cs->n_layers + 1)
                                 p.bl = st->layers[st->n_layers - 1].bl;
-                        p.history = cs->no_hist ? kiln_xstrdup("{}")
-                                                : json_dumps(json_array_get(hist, nh - 1), JSON_COMPACT | JSON_SORT_KEYS);
+                        p.history = json_dumps(json_array_get(hist, nh - 1), JSON_COMPACT | JSON_SORT_KEYS);
                 }
                 b->pend = kiln_xrealloc(b->pend, (b->n_pend + 1) * sizeof(*b->pend));
                 b->pend[b->n_pend++] = p;
@@ -1942,10 +1983,13 @@ static int dispatch(struct build *b, struct bstage *st, struct kiln_df_instructi
 {
         int r;
         switch (in->cmd) {
-        case KILN_DF_ARG:
+        case KILN_DF_ARG: {
                 declare_args(b, in, st->args, false);
+                _cleanup_free_ char *by = build_history_arg(st->args); /* as buildah */
+                history_add(b, st, by, true);
                 r = 0;
                 break;
+        }
         case KILN_DF_RUN:
                 r = do_run(b, st, in);
                 break;
@@ -2128,6 +2172,16 @@ static int store_result(struct build *b, struct bstage *st, char **ret_id)
                 if (eq)
                         *eq++ = 0;
                 json_object_set_new(sub_object(cfg_obj(st), "Labels"), kv, json_string(eq ? eq : ""));
+                /* buildah records each as a LABEL step; its time is the
+                 * image's, so a fully cached rebuild keeps its ID */
+                _cleanup_free_ char *by = build_history_label(kv, eq ? eq : "");
+                json_t *hist = json_object_get(cfg, "history");
+                if (!json_is_array(hist)) {
+                        hist = json_array();
+                        json_object_set_new(cfg, "history", hist);
+                }
+                json_array_append_new(hist, json_pack("{s:s, s:s, s:b}", "created", created, "created_by", by,
+                                                      "empty_layer", 1));
         }
         _cleanup_free_ struct kiln_descriptor *descs = kiln_xcalloc(st->n_layers + 1, sizeof(*descs));
         for (size_t i = 0; i < st->n_layers; i++) {

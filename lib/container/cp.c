@@ -46,7 +46,21 @@ struct cp {
         bool (*skip)(void *ud, const char *relpath, bool is_dir);
         void *skip_ud;
         const char *rel; /* the directory being copied, relative to the source */
+        /* kiln_copy_tree_at: hard links kept, as BuildKit and buildah do: a
+         * source inode with several names is written once, its other names
+         * link to the copy (an O_PATH fd on it; at most CP_MAX_LINKS) */
+        bool keep_links;
+        struct cp_link *links;
+        size_t n_links;
 };
+
+struct cp_link {
+        dev_t dev;
+        ino_t ino;
+        int fd;
+};
+
+#define CP_MAX_LINKS 4096
 
 /* What a copy starts from: an O_PATH fd on the object, its stat, the name
  * it gets inside an existing destination directory, and the docker rules'
@@ -614,6 +628,45 @@ static int copy_dir(struct cp *c, int sfd, const struct stat *st, int parent, co
         return r < 0 ? kiln_err(c->err, r, "%s: %s", name, kiln_strerror(r)) : 0;
 }
 
+/* parent/name as one more name of the file fd (an O_PATH fd) is open on */
+static int write_link(int fd, int parent, const char *name)
+{
+        char tmp[64], p[64];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        int i;
+        for (i = 0; i < 100; i++) {
+                tmp_name(tmp, sizeof(tmp));
+                if (linkat(AT_FDCWD, p, parent, tmp, AT_SYMLINK_FOLLOW) == 0)
+                        break;
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        if (i == 100)
+                return -EEXIST;
+        return put_in_place(parent, tmp, name);
+}
+
+static struct cp_link *find_link(struct cp *c, const struct stat *st)
+{
+        if (!c->keep_links || st->st_nlink < 2)
+                return NULL;
+        for (size_t k = 0; k < c->n_links; k++)
+                if (c->links[k].dev == st->st_dev && c->links[k].ino == st->st_ino)
+                        return &c->links[k];
+        return NULL;
+}
+
+static void remember_link(struct cp *c, const struct stat *st, int parent, const char *name)
+{
+        if (!c->keep_links || st->st_nlink < 2 || c->n_links >= CP_MAX_LINKS)
+                return;
+        int fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return; /* the next name is then a copy of its own */
+        c->links = kiln_xrealloc(c->links, (c->n_links + 1) * sizeof(*c->links));
+        c->links[c->n_links++] = (struct cp_link){ .dev = st->st_dev, .ino = st->st_ino, .fd = fd };
+}
+
 static int copy_node(struct cp *c, int sfd, const struct stat *st, int parent, const char *name,
                      unsigned depth)
 {
@@ -621,11 +674,16 @@ static int copy_node(struct cp *c, int sfd, const struct stat *st, int parent, c
         int r;
         if (S_ISDIR(st->st_mode))
                 return copy_dir(c, sfd, st, parent, name, depth);
-        if (S_ISREG(st->st_mode)) {
+        const struct cp_link *l = S_ISREG(st->st_mode) ? find_link(c, st) : NULL;
+        if (l) {
+                r = write_link(l->fd, parent, name);
+        } else if (S_ISREG(st->st_mode)) {
                 _cleanup_close_ int fd = reopen(sfd, O_RDONLY);
                 if (fd < 0)
                         return kiln_err(c->err, fd, "%s: %s", name, kiln_strerror(fd));
                 r = write_file(c, read_fd, &fd, fd, parent, name, &m);
+                if (r >= 0)
+                        remember_link(c, st, parent, name);
         } else if (S_ISLNK(st->st_mode)) {
                 char target[PATH_MAX + 1];
                 ssize_t n = readlinkat(sfd, "", target, sizeof(target));
@@ -686,6 +744,7 @@ int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_
                 .skip = o->skip,
                 .skip_ud = o->ud,
                 .rel = "",
+                .keep_links = true,
         };
         int r;
         if (contents && S_ISDIR(st->st_mode)) {
@@ -697,12 +756,15 @@ int kiln_copy_tree_at(int src_fd, const struct stat *st, bool contents, int dst_
                 _cleanup_close_ int dd = make_dir(dst_parent, name);
                 if (dd < 0)
                         return kiln_err(err, dd, "%s: %s", name, kiln_strerror(dd));
-                if (!existed && (fchown(dd, o->uid, o->gid) < 0 || fchmod(dd, c.mode ? c.mode : 0755) < 0))
+                if (!existed && (fchown(dd, o->uid, o->gid) < 0 || fchmod(dd, 0755) < 0))
                         return kiln_err(err, -errno, "%s: %s", name, strerror(errno));
                 r = copy_children(&c, sd, dd, 0);
         } else {
                 r = copy_node(&c, src_fd, st, dst_parent, name, 0);
         }
+        for (size_t k = 0; k < c.n_links; k++)
+                close(c.links[k].fd);
+        free(c.links);
         if (r >= 0 && ret_bytes)
                 *ret_bytes = c.bytes;
         return r;

@@ -49,8 +49,8 @@ EOF2
 	[ "$(cfg Entrypoint meta:1)" = '["echo"]' ]
 	[ "$(cfg Cmd meta:1)" = '["hi"]' ]
 	run -0 kiln history --no-trunc meta:1
-	[[ "$output" == *'/bin/sh -c #(nop) ENV A=b C=d e'* ]]
-	[[ "$output" == *'/bin/sh -c #(nop) WORKDIR /app/sub'* ]]
+	[[ "$output" == *'/bin/sh -c #(nop) ENV A=b C="d e"'* ]]
+	[[ "$output" == *'/bin/sh -c #(nop) WORKDIR sub'* ]]
 	run -0 kiln run --rm meta:1
 	[ "$output" = hi ]
 	run -0 kiln run --rm --entrypoint pwd meta:1

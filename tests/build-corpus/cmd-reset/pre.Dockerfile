@@ -1,0 +1,3 @@
+FROM corpus/bb:1
+CMD ["base-cmd"]
+ENTRYPOINT ["base-ep"]

@@ -1,0 +1,2 @@
+# the file exists outside the context
+echo outside > ../outside.txt

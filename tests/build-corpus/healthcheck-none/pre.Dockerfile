@@ -1,0 +1,2 @@
+FROM corpus/bb:1
+HEALTHCHECK --retries=2 CMD true
