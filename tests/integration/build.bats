@@ -655,6 +655,12 @@ EOF2
 	[ "$output" = "$id1" ]
 	run -0 kiln build -q --source-date-epoch 1700000000 -t rep:3 "$CTX"
 	[ "$output" = "$id1" ]
+	# every step run again (not from the cache), and after the cache is pruned
+	run -0 kiln build -q --no-cache --source-date-epoch 1700000000 "$CTX"
+	[ "$output" = "$id1" ]
+	run -0 kiln builder prune -a -f
+	run -0 kiln build -q --source-date-epoch 1700000000 "$CTX"
+	[ "$output" = "$id1" ]
 	[ "$(kiln inspect --format '{{.Id}}' rep:2)" = "$id1" ]
 	[ "$(kiln inspect --format '{{.Created}}' rep:1)" = "2023-11-14T22:13:20Z" ] ||
 		[[ "$(kiln inspect --format '{{.Created}}' rep:1)" == 2023-11-14*22:13:20* ]]
@@ -709,4 +715,42 @@ EOF2
 	run -0 kiln build -t same:1 "$CTX"
 	[[ "$output" == *"COPY same.txt /same.txt CACHED"* ]]
 	[ -f "$KILN_ROOT/build-checksums.json" ]
+}
+
+@test "build: concurrent builds on one store all succeed, share the cache, and leave it consistent" {
+	# (the loops use k: bats 1.8's run clobbers a global i)
+	for k in 1 2 3; do
+		mkdir -p "$CTX/c$k"
+		echo "file $k" > "$CTX/c$k/f"
+		cat > "$CTX/c$k/Dockerfile" <<EOF2
+FROM bb:1
+RUN echo common > /common
+COPY f /f
+RUN cat /f > /copy && echo $k > /which
+EOF2
+	done
+	# three different builds and two of the same one, all at once
+	pids=()
+	for k in 1 2 3; do
+		"$KILN" build -q --source-date-epoch 1700000000 -t conc:$k "$CTX/c$k" > "$BATS_TEST_TMPDIR/out.$k" 2>&1 &
+		pids+=($!)
+	done
+	"$KILN" build -q --source-date-epoch 1700000000 -t conc:1b "$CTX/c1" > "$BATS_TEST_TMPDIR/out.1b" 2>&1 &
+	pids+=($!)
+	for p in "${pids[@]}"; do
+		wait "$p" || { cat "$BATS_TEST_TMPDIR"/out.*; false; }
+	done
+	for k in 1 2 3; do
+		run -0 kiln run --rm --network none conc:$k cat /common /copy /which
+		[ "$output" = "common
+file $k
+$k" ]
+	done
+	[ "$(kiln inspect --format '{{.Id}}' conc:1)" = "$(kiln inspect --format '{{.Id}}' conc:1b)" ]
+	run -0 kiln fsck
+	# a rebuild of each is fully cached
+	for k in 1 2 3; do
+		run -0 kiln build --progress plain --source-date-epoch 1700000000 -t conc:$k "$CTX/c$k"
+		[ "$(grep -c CACHED <<<"$output")" -eq 3 ]
+	done
 }
