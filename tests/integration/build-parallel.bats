@@ -63,11 +63,17 @@ EOF
 	run --separate-stderr timeout 120 "$KILN" build --build-arg PORT="$port" -t meet:1 "$CTX"
 	[ "$status" -eq 0 ] || { echo "$stderr"; false; }
 	# progress lines stay whole while stages write between each other's
+	# (a step line, its DONE line, or a line of a RUN's output: "#N text"),
+	# never two steps' lines run together
 	for line in "${stderr_lines[@]}"; do
 		if [[ "$line" == \#* ]]; then
-			[[ "$line" =~ ^\#[0-9]+\ (\[(server|client|stage-2)\ [0-9]/[0-9]\]\ |DONE\ [0-9]+\.[0-9]s$) ]]
+			[[ "$line" =~ ^\#[0-9]+\  ]]
+			[[ ! "${line#\#}" =~ \#[0-9]+\ \[(server|client|stage-2)\  ]]
+			[[ ! "$line" =~ DONE\ [0-9]+\.[0-9]s.*DONE ]]
 		fi
 	done
+	[[ "$stderr" =~ \#[0-9]+\ \[server\ 2/3\]\  ]]
+	[[ "$stderr" =~ \#[0-9]+\ \[client\ 2/3\]\  ]]
 	run -0 kiln run --rm meet:1 cat /got
 	[ "$output" = hello ]
 	nothing_left
