@@ -66,6 +66,7 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                 { "squash-all", no_argument, NULL, 'W' },
                 { "progress", required_argument, NULL, 'G' },
                 { "jobs", required_argument, NULL, 'j' },
+                { "pull", optional_argument, NULL, 'p' },
                 { 0 },
         };
         const struct cli_command *cmd = cli_find_command("build");
@@ -195,6 +196,19 @@ int cmd_build(struct cli_ctx *ctx, int argc, char **argv)
                         jobs = (unsigned)v;
                         break;
                 }
+                case 'p':
+                        /* docker's --pull (always), podman's --pull=always|missing|never|newer;
+                         * images come from the local store only until kiln can pull */
+                        if (!optarg || !strcmp(optarg, "true") || !strcmp(optarg, "always") ||
+                            !strcmp(optarg, "newer"))
+                                return cli_usage_error("build", "--pull%s%s: kiln does not pull images yet "
+                                                       "(base images come from the local store; "
+                                                       "--pull=missing or never)",
+                                                       optarg ? "=" : "", optarg ? optarg : "");
+                        if (strcmp(optarg, "missing") && strcmp(optarg, "never") && strcmp(optarg, "false"))
+                                return cli_usage_error("build", "invalid --pull '%s': expected always, "
+                                                       "missing, never or newer", optarg);
+                        break;
                 default:
                         return EXIT_USAGE;
                 }

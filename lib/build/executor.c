@@ -503,6 +503,10 @@ static int stage_from_image(struct build *b, struct bstage *st, const char *name
         _cleanup_(kiln_manifest_freep) struct kiln_manifest *m = NULL;
         _cleanup_(kiln_config_freep) struct kiln_config *c = NULL;
         int r = kiln_store_image_lookup(b->s, name, &img, b->err);
+        if (r == -KILN_ENOTFOUND)
+                /* until kiln has a registry client (the distribution issue) */
+                return kiln_err(b->err, r, "no such image: %s (kiln does not pull images yet: "
+                                "kiln import or kiln build it first)", name);
         if (r >= 0)
                 r = kiln_store_image_load(b->s, img, &m, &c, b->err);
         if (r < 0)

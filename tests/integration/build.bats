@@ -754,3 +754,20 @@ $k" ]
 		[ "$(grep -c CACHED <<<"$output")" -eq 3 ]
 	done
 }
+
+@test "build: a base image not in the store is one line; --pull=missing|never build from the store, pulling is refused" {
+	printf 'FROM nothere:1\nRUN true\n' > "$CTX/Dockerfile"
+	before=$(store_state)
+	run -1 --separate-stderr kiln build -q "$CTX"
+	[ "$stderr" = "Error: Dockerfile:1: FROM nothere:1: no such image: nothere:1 (kiln does not pull images yet: kiln import or kiln build it first)" ]
+	[ "$(store_state)" = "$before" ]
+	printf 'FROM bb:1\nRUN true\n' > "$CTX/Dockerfile"
+	run -0 kiln build -q --pull=missing "$CTX"
+	run -0 kiln build -q --pull=never "$CTX"
+	for p in --pull --pull=always --pull=true --pull=newer; do
+		run -125 --separate-stderr kiln build -q "$p" "$CTX"
+		[[ "${stderr_lines[0]}" == "Error: --pull"*": kiln does not pull images yet"* ]]
+	done
+	run -125 --separate-stderr kiln build -q --pull=sometimes "$CTX"
+	[ "${stderr_lines[0]}" = "Error: invalid --pull 'sometimes': expected always, missing, never or newer" ]
+}
