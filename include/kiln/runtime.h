@@ -149,8 +149,13 @@ struct kiln_rt_create_opts {
         int stdin_fd, stdout_fd, stderr_fd;
         bool no_pivot;               /* MS_MOVE + chroot instead of pivot_root */
         bool no_new_keyring;
+        /* kiln_rt_run: SIGINT, SIGTERM, SIGHUP or SIGQUIT to the caller kill
+         * the container (SIGKILL) and kiln_rt_run fails with -EINTR, instead
+         * of being forwarded (a build's RUN: Ctrl-C ends the build even when
+         * the container's PID 1 ignores it) */
+        bool kill_on_signal;
 };
-#define KILN_RT_CREATE_OPTS_INIT { NULL, NULL, NULL, 0, -1, -1, -1, false, false }
+#define KILN_RT_CREATE_OPTS_INIT { NULL, NULL, NULL, 0, -1, -1, -1, false, false, false }
 
 /*
  * Create the container: namespaces, cgroup, rootfs, everything up to the

@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -990,6 +991,7 @@ static int do_run(struct build *b, struct bstage *st, struct kiln_df_instruction
                 co.stdin_fd = devnull;
                 co.stdout_fd = out;
                 co.stderr_fd = out;
+                co.kill_on_signal = true; /* Ctrl-C ends the build, as docker build */
                 if (b->sched) { /* stages on threads: through a helper process (parallel.c) */
                         struct kiln_error *mine = b->err;
                         r = build_sched_run_container(b->sched, b->state_root, id, &co, &status, mine);
@@ -2052,6 +2054,16 @@ static int fire_onbuild(struct build *b, struct bstage *st, const struct kiln_df
 }
 
 /* The stage's steps, in order (build_stage: after the stages it needs). */
+/* serial builds: the first INT, TERM, HUP or QUIT that arrived (see kiln_build) */
+static volatile sig_atomic_t serial_interrupted;
+static const int serial_signals[4] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void serial_interrupt(int sig)
+{
+        if (!serial_interrupted)
+                serial_interrupted = sig;
+}
+
 static int stage_body(struct build *b, size_t idx)
 {
         struct bstage *st = &b->stages[idx];
@@ -2101,6 +2113,8 @@ static int stage_body(struct build *b, size_t idx)
                 struct kiln_df_instruction *in = &b->df->instructions[i];
                 if (b->sched && build_sched_cancelled(b->sched)) /* another stage failed */
                         return kiln_err(b->err, -ECANCELED, "build cancelled");
+                if (serial_interrupted)
+                        return kiln_err(b->err, -EINTR, "build interrupted by %s", strsignal(serial_interrupted));
                 r = kiln_df_expand(in, b->df->escape, fname(b), stage_lookup, st, b->err);
                 if (r < 0)
                         return r;
@@ -2592,7 +2606,20 @@ int kiln_build(struct kiln_store *s, struct kiln_buildctx *ctx, struct kiln_dock
                         build_sched_free(b.sched);
                         b.sched = NULL;
                 } else {
+                        /* Ctrl-C between steps: the build fails at the next
+                         * one and cleans up (a RUN is killed at once, see
+                         * kill_on_signal); the stages on threads have
+                         * parallel.c's signal thread instead */
+                        struct sigaction sa = { .sa_handler = serial_interrupt }, old[4];
+                        sigemptyset(&sa.sa_mask);
+                        for (size_t k = 0; k < 4; k++)
+                                sigaction(serial_signals[k], &sa, &old[k]);
                         r = build_stage(&b, target);
+                        if (r >= 0 && serial_interrupted)
+                                r = kiln_err(err, -EINTR, "build interrupted by %s",
+                                             strsignal(serial_interrupted));
+                        for (size_t k = 0; k < 4; k++)
+                                sigaction(serial_signals[k], &old[k], NULL);
                 }
                 build_graph_free(&g);
         }

@@ -570,7 +570,7 @@ static bool pump(int in, int out)
         return kiln_fs_write_all(out, buf, (size_t)n) == 0;
 }
 
-int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, struct kiln_error *err)
+int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, int *kill_signal, struct kiln_error *err)
 {
         sigset_t set;
         kiln_rt_forward_sigset(&set);
@@ -621,7 +621,14 @@ int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, struct kiln_error
                                         copy_winsize(STDIN_FILENO, master);
                                         continue;
                                 }
-                                kill(pid, (int)si.ssi_signo);
+                                int sig = (int)si.ssi_signo;
+                                if (kill_signal && (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+                                                    sig == SIGQUIT)) {
+                                        if (!*kill_signal)
+                                                *kill_signal = sig;
+                                        sig = SIGKILL;
+                                }
+                                kill(pid, sig);
                         }
                         if (!exited && waitpid(pid, &ws, WNOHANG) == pid)
                                 exited = true;

@@ -94,7 +94,7 @@ void kiln_rt_forward_sigset(sigset_t *set);
  * and SIGWINCH copying its size. *ret_wstatus gets the waitpid() status.
  * This is the loop `kiln run -it` uses.
  */
-int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, struct kiln_error *err);
+int kiln_rt_tty_proxy(pid_t pid, int master, int *ret_wstatus, int *kill_signal, struct kiln_error *err);
 
 /* ---- caps.c ---- */
 const char *kiln_cap_name(int c);

@@ -1396,14 +1396,16 @@ int kiln_rt_run(const char *state_root, const char *id, const struct kiln_rt_cre
                         *ret_status = 0;
                 goto out;
         }
-        int ws = 0;
-        r = kiln_rt_tty_proxy(pid, master, &ws, err);
+        int ws = 0, ksig = 0;
+        r = kiln_rt_tty_proxy(pid, master, &ws, opts->kill_on_signal ? &ksig : NULL, err);
         if (master >= 0)
                 close(master);
         struct kiln_error derr = { 0 };
         int dr = kiln_rt_delete(state_root, id, true, &derr);
         if (r == 0 && dr < 0)
                 kiln_warn("%s", derr.msg);
+        if (r == 0 && ksig)
+                r = kiln_err(err, -EINTR, "interrupted by %s", strsignal(ksig));
         if (r == 0 && ret_status)
                 *ret_status = kiln_wait_status_to_exit(ws);
 out:
@@ -1725,7 +1727,7 @@ forked:
                 goto out;
         }
         int ws = 0;
-        r = kiln_rt_tty_proxy(pid, master, &ws, err);
+        r = kiln_rt_tty_proxy(pid, master, &ws, NULL, err);
         if (r == 0 && ret_status)
                 *ret_status = kiln_wait_status_to_exit(ws);
         goto out;

@@ -771,3 +771,38 @@ $k" ]
 	run -125 --separate-stderr kiln build -q --pull=sometimes "$CTX"
 	[ "${stderr_lines[0]}" = "Error: invalid --pull 'sometimes': expected always, missing, never or newer" ]
 }
+
+@test "build: Ctrl-C or SIGTERM during a RUN ends the build at once (the command's PID 1 ignores them), stores nothing" {
+	printf 'FROM bb:1\nRUN echo started; sleep 60\n' > "$CTX/Dockerfile"
+	kiln run --rm --network none bb:1 true # the base's layers unpacked, as the build does
+	before=$(store_state)
+	for sig in INT TERM; do
+		# python starts kiln with SIGINT at its default (bash's background jobs ignore it)
+		run python3 - "$sig" "$KILN" "$CTX" <<'PY'
+import signal, subprocess, sys, time
+sig, kiln, ctx = sys.argv[1:]
+p = subprocess.Popen([kiln, "build", "--progress", "plain", "-t", "intr:1", ctx],
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+out = b""
+t = time.time()
+while b"#2 started" not in out and time.time() - t < 30:
+    out += p.stdout.read1(4096)
+p.send_signal(getattr(signal, "SIG" + sig))
+out += p.communicate(timeout=20)[0]
+print(out.decode(), end="")
+print("rc=%d elapsed=%d" % (p.returncode, time.time() - t))
+PY
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"rc=1 elapsed="* ]]
+		elapsed=${output##*elapsed=}
+		[ "$elapsed" -lt 20 ]
+		[[ "$output" == *"Error: Dockerfile:2: RUN echo started; sleep 60: interrupted by "* ]]
+		run kiln inspect intr:1
+		[ "$status" -ne 0 ]
+	done
+	[ "$(store_state)" = "$before" ]
+	# no container state (the runtime's seccomp cache aside), no mount left
+	[ -z "$(ls "$KILN_RUNTIME_ROOT" 2>/dev/null)" ]
+	! grep -q "$KILN_ROOT" /proc/self/mountinfo
+}
