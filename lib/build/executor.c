@@ -252,19 +252,9 @@ static char *lowerdir_of(struct build *b, struct bstage *st)
         return kiln_buf_steal(&buf);
 }
 
-/* Mount the stage's layers read-only on dir (or, for a single layer or
- * none, return that dir itself). *ret_path is what to open. */
-static int view_mount(struct build *b, struct bstage *st, char **ret_path, bool *ret_mounted)
+/* A read-only overlay of the lowerdir= value low on a new dir of the build. */
+static int mount_view(struct build *b, const char *low, char **ret_path, bool *ret_mounted)
 {
-        *ret_mounted = false;
-        int cr = cache_unpack(b, st);
-        if (cr < 0)
-                return cr;
-        if (st->n_layers <= 1) {
-                *ret_path = kiln_xstrdup(st->n_layers ? st->layers[0].path : b->empty);
-                return 0;
-        }
-        _cleanup_free_ char *low = lowerdir_of(b, st);
         _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s", low);
         if (strlen(data) >= 4096)
                 return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
@@ -280,6 +270,22 @@ static int view_mount(struct build *b, struct bstage *st, char **ret_path, bool 
         *ret_path = d;
         *ret_mounted = true;
         return 0;
+}
+
+/* Mount the stage's layers read-only on dir (or, for a single layer or
+ * none, return that dir itself). *ret_path is what to open. */
+static int view_mount(struct build *b, struct bstage *st, char **ret_path, bool *ret_mounted)
+{
+        *ret_mounted = false;
+        int cr = cache_unpack(b, st);
+        if (cr < 0)
+                return cr;
+        if (st->n_layers <= 1) {
+                *ret_path = kiln_xstrdup(st->n_layers ? st->layers[0].path : b->empty);
+                return 0;
+        }
+        _cleanup_free_ char *low = lowerdir_of(b, st);
+        return mount_view(b, low, ret_path, ret_mounted);
 }
 
 static void view_unmount(char *path, bool mounted)
@@ -2274,21 +2280,7 @@ static int mount_layers(struct build *b, const struct slayer *layers, size_t n, 
                 kiln_buf_printf(&buf, "%s:", layers[i].path);
         kiln_buf_puts(&buf, b->empty);
         _cleanup_free_ char *low = kiln_buf_steal(&buf);
-        _cleanup_free_ char *data = kiln_xasprintf("lowerdir=%s", low);
-        if (strlen(data) >= 4096)
-                return kiln_err(b->err, -KILN_ETOOBIG, "too many layers for one overlay mount");
-        char *d = new_dir(b, "view");
-        if (!d)
-                return kiln_err(b->err, -errno, "build: mkdir: %s", strerror(errno));
-        if (mount("overlay", d, "overlay", MS_RDONLY, data) < 0) {
-                int e = errno;
-                rmdir(d);
-                free(d);
-                return kiln_err(b->err, -e, "build: mount the layers: %s", strerror(e));
-        }
-        *ret_path = d;
-        *ret_mounted = true;
-        return 0;
+        return mount_view(b, low, ret_path, ret_mounted);
 }
 
 /* type=local and type=tar: the target stage's filesystem */
