@@ -66,6 +66,11 @@ int kiln_fs_rm_rf_at(int dirfd, const char *name);
  */
 int kiln_fs_rm_rf_parallel_at(int dirfd, const char *name, unsigned threads);
 
+/* Both of the above: remove name in dirfd (a non-directory unlinked; a
+ * directory made writable, its entries removed by children(fd, st_dev,
+ * ud), then itself). */
+int kiln_fs_rm_rf_with(int dirfd, const char *name, int (*children)(int dfd, dev_t dev, void *ud), void *ud);
+
 /* fsync a directory by path relative to dirfd. */
 int kiln_fs_fsync_dir_at(int dirfd, const char *path);
 

@@ -226,7 +226,7 @@ static int rm_rf_children(int dfd, dev_t dev)
         return r;
 }
 
-int kiln_fs_rm_rf_at(int dirfd, const char *name)
+int kiln_fs_rm_rf_with(int dirfd, const char *name, int (*children)(int dfd, dev_t dev, void *ud), void *ud)
 {
         struct stat st;
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -239,10 +239,21 @@ int kiln_fs_rm_rf_at(int dirfd, const char *name)
         /* a read-only directory cannot lose its entries: make it writable */
         if ((st.st_mode & 0700) != 0700)
                 (void)fchmod(sub, st.st_mode | 0700);
-        int r = rm_rf_children(sub, st.st_dev);
+        int r = children(sub, st.st_dev, ud);
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
                 r = -errno;
         return r;
+}
+
+static int rm_rf_children_cb(int dfd, dev_t dev, void *ud)
+{
+        (void)ud;
+        return rm_rf_children(dfd, dev);
+}
+
+int kiln_fs_rm_rf_at(int dirfd, const char *name)
+{
+        return kiln_fs_rm_rf_with(dirfd, name, rm_rf_children_cb, NULL);
 }
 
 static int have_openat2 = -1;

@@ -159,20 +159,14 @@ static int rm_children(int dfd, dev_t dev, unsigned threads)
         return r;
 }
 
+static int rm_children_cb(int dfd, dev_t dev, void *ud)
+{
+        return rm_children(dfd, dev, *(unsigned *)ud);
+}
+
 int kiln_fs_rm_rf_parallel_at(int dirfd, const char *name, unsigned threads)
 {
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-        int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0)
-                return -errno;
-        if ((st.st_mode & 0700) != 0700)
-                (void)fchmod(sub, st.st_mode | 0700);
-        int r = rm_children(sub, st.st_dev, threads ? threads : 1);
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-                r = -errno;
-        return r;
+        if (!threads)
+                threads = 1;
+        return kiln_fs_rm_rf_with(dirfd, name, rm_children_cb, &threads);
 }
